@@ -1,0 +1,196 @@
+"""The course's data: MNIST (through torchvision) and the 2-D Gaussian mixtures of the PacGAN protocol.
+
+Run ``python -m tutorial_lib.data`` to download MNIST into the course's ``data/`` folder.
+"""
+import math
+import os
+import socket
+from pathlib import Path
+
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from .runtime import env_flag
+
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+BINARIZE_MODES = (None, "static", "dynamic")
+DOWNLOAD_COMMAND = "python -m tutorial_lib.data"
+
+
+def _repo_root() -> Path:
+    """The course checkout holding tutorial_lib, or the working folder when installed elsewhere (Colab)."""
+    here = Path(__file__).resolve().parent.parent
+    return here if (here / "notebooks").is_dir() else Path.cwd()
+
+
+def has_mnist(root) -> bool:
+    """True when `root`/MNIST/raw holds the four uncompressed idx files."""
+    raw = Path(root) / "MNIST" / "raw"
+    return all((raw / name).is_file() for name in MNIST_FILES)
+
+
+def data_root() -> Path:
+    """Where the course's data lives.
+
+    ``TUTORIAL_DATA`` when set; else the first of ``data/`` in the repo and ``../shared/data`` beside
+    the repo that holds MNIST; else ``data/`` (where a download goes).
+    """
+    if os.environ.get("TUTORIAL_DATA"):
+        return Path(os.environ["TUTORIAL_DATA"]).expanduser()
+    repo = _repo_root()
+    local, shared = repo / "data", repo.parent / "shared" / "data"
+    for candidate in (local, shared):
+        if has_mnist(candidate):
+            return candidate
+    return local
+
+
+def _check_size(name, value, allow_none=False, allow_zero=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (value == 0 and not allow_zero):
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise ValueError(f"{name} must be {kind} integer{' or None' if allow_none else ''}, got {value!r}")
+
+
+def _missing_mnist_message(root: Path, reason: str) -> str:
+    return (f"MNIST was not found under {root / 'MNIST' / 'raw'} ({reason}).\n"
+            f"Fix it one of these ways:\n"
+            f"  - download it (needs internet):   {DOWNLOAD_COMMAND}\n"
+            f"  - point the course at a folder that holds MNIST/raw/ with its four idx files:\n"
+            f"        export TUTORIAL_DATA=/path/to/data")
+
+
+def download_mnist(root=None) -> Path:
+    """Download MNIST into `root` (default: the course's ``data/``) through torchvision; returns the root."""
+    from torchvision.datasets import MNIST
+
+    root = Path(root) if root is not None else data_root()
+    if env_flag("TUTORIAL_OFFLINE"):
+        raise FileNotFoundError(_missing_mnist_message(root, "TUTORIAL_OFFLINE is set, so nothing is downloaded"))
+    old_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(30)  # fail instead of hanging when there is no network
+    try:
+        MNIST(str(root), train=True, download=True)
+        MNIST(str(root), train=False, download=True)
+    except Exception as error:  # torchvision raises RuntimeError/URLError/OSError depending on the failure
+        raise FileNotFoundError(_missing_mnist_message(root, f"the download failed: {error}")) from None
+    finally:
+        socket.setdefaulttimeout(old_timeout)
+    return root
+
+
+class MNISTTensors(Dataset):
+    """MNIST held in memory as tensors. Item i is ``(image 1x28x28 float in [0,1], label int)``.
+
+    Indexing with a list or tensor of indices returns a batch ``(N x 1 x 28 x 28, N)``, which is how
+    `mnist_loader` fetches whole batches at once. With ``binarize="dynamic"`` every access draws a
+    fresh Bernoulli image; ``"static"`` draws one fixed binarization (seed 0) up front.
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, binarize=None):
+        if images.dim() != 4 or images.shape[1:] != (1, 28, 28):
+            raise ValueError(f"images must have shape N x 1 x 28 x 28, got {tuple(images.shape)}")
+        if binarize not in BINARIZE_MODES:
+            raise ValueError(f"binarize must be one of {BINARIZE_MODES}, got {binarize!r}")
+        if binarize == "static":
+            images = torch.bernoulli(images, generator=torch.Generator().manual_seed(0))
+        self.images, self.labels, self.binarize = images, labels, binarize
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        if isinstance(index, int):
+            image, label = self.images[index], int(self.labels[index])
+        else:
+            index = torch.as_tensor(index, dtype=torch.long)
+            image, label = self.images[index], self.labels[index]
+        if self.binarize == "dynamic":
+            image = torch.bernoulli(image)
+        return image, label
+
+
+def load_mnist(train=True, binarize=None, limit=None, root=None, download=None) -> MNISTTensors:
+    """MNIST as a Dataset of ``(image 1x28x28 in [0,1], label)``.
+
+    binarize: None (grey levels), ``"static"`` (one fixed Bernoulli draw) or ``"dynamic"`` (a fresh draw
+    per access). limit: keep the first `limit` images. root: defaults to `data_root()`.
+    download: fetch MNIST when missing; default True unless ``CI`` or ``TUTORIAL_OFFLINE`` is set.
+    """
+    from torchvision.datasets import MNIST
+
+    if binarize not in BINARIZE_MODES:
+        raise ValueError(f"binarize must be one of {BINARIZE_MODES}, got {binarize!r}")
+    _check_size("limit", limit, allow_none=True)
+    root = Path(root) if root is not None else data_root()
+    if not has_mnist(root):
+        if download is None:
+            download = not (env_flag("CI") or env_flag("TUTORIAL_OFFLINE"))
+        if not download:
+            raise FileNotFoundError(_missing_mnist_message(root, "downloads are off in CI and offline mode"))
+        print(f"MNIST not found under {root}; downloading it there (about 12 MB)...")
+        download_mnist(root)
+    raw = MNIST(str(root), train=train, download=False)
+    images, labels = raw.data, raw.targets
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    images = images.unsqueeze(1).float().div_(255.0)
+    return MNISTTensors(images, labels.clone(), binarize=binarize)
+
+
+def mnist_loader(batch_size=128, train=True, shuffle=None, drop_last=False, binarize=None, limit=None,
+                 dataset=None) -> DataLoader:
+    """A DataLoader of MNIST batches ``(N x 1 x 28 x 28 in [0,1], N labels)``; shuffled when training.
+
+    Batches are fetched whole (fast on a CPU). Pass `dataset` to reuse one from `load_mnist`.
+    """
+    _check_size("batch_size", batch_size)
+    dataset = dataset if dataset is not None else load_mnist(train=train, binarize=binarize, limit=limit)
+    shuffle = train if shuffle is None else shuffle
+    sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
+    batches = BatchSampler(sampler, batch_size=batch_size, drop_last=drop_last)
+    # batch_size=None: each "index" the loader hands the dataset is already a whole batch of indices.
+    return DataLoader(dataset, sampler=batches, batch_size=None)
+
+
+def _mixture(n, centers, std, seed):
+    _check_size("n", n)
+    if not std >= 0:
+        raise ValueError(f"std must be >= 0, got {std!r}")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    which = torch.randint(len(centers), (n,), generator=generator)
+    samples = centers[which] + std * torch.randn(n, 2, generator=generator)
+    return samples, centers, float(std)
+
+
+def ring(n, modes=8, radius=1.0, std=0.01, seed=None):
+    """`n` samples of `modes` Gaussians evenly spaced on a circle (PacGAN: 8 modes, radius 1, std 0.01).
+
+    Returns ``(samples n x 2, centers modes x 2, std)``; each sample picks a mode uniformly.
+    """
+    _check_size("modes", modes)
+    if not radius > 0:
+        raise ValueError(f"radius must be > 0, got {radius!r}")
+    angles = torch.arange(modes, dtype=torch.float32) * (2 * math.pi / modes)
+    centers = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    return _mixture(n, centers, std, seed)
+
+
+def grid(n, side=5, spacing=2.0, std=0.05, seed=None):
+    """`n` samples of a side x side grid of Gaussians centred on 0 (PacGAN: means {-4,-2,0,2,4}^2, std 0.05).
+
+    Returns ``(samples n x 2, centers side^2 x 2, std)``; each sample picks a mode uniformly.
+    """
+    _check_size("side", side)
+    if not spacing > 0:
+        raise ValueError(f"spacing must be > 0, got {spacing!r}")
+    axis = (torch.arange(side, dtype=torch.float32) - (side - 1) / 2) * spacing
+    xs, ys = torch.meshgrid(axis, axis, indexing="ij")
+    centers = torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1)
+    return _mixture(n, centers, std, seed)
+
+
+if __name__ == "__main__":
+    print(f"MNIST is in {download_mnist()}")

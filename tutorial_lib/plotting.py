@@ -1,0 +1,97 @@
+"""Figures the lessons share: image grids, 2-D sample scatters and loss curves."""
+import matplotlib.pyplot as plt
+import torch
+from torchvision.utils import make_grid
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    return ax.figure, ax
+
+
+def image_grid(images, nrow=8, padding=2) -> torch.Tensor:
+    """Tile images (N x H x W, N x 1 x H x W or N x 3 x H x W, values in [0, 1]) into one C x H' x W' grid."""
+    images = torch.as_tensor(images).detach().cpu().float()
+    if images.dim() == 3:
+        images = images.unsqueeze(1)
+    if images.dim() != 4 or images.shape[1] not in (1, 3) or len(images) == 0:
+        raise ValueError(f"images must have shape N x H x W or N x C x H x W with C in (1, 3) and N > 0, "
+                         f"got {tuple(images.shape)}")
+    if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
+        raise ValueError(f"nrow must be a positive integer, got {nrow!r}")
+    return make_grid(images.clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
+
+
+def show_images(images, nrow=8, title=None, ax=None, figsize=None):
+    """Show images (N x [C x] H x W in [0, 1]) as a grid with `nrow` per row; returns (fig, ax)."""
+    grid = image_grid(images, nrow=nrow)
+    n_rows = -(-len(torch.as_tensor(images)) // nrow)
+    fig, ax = _axes(ax, figsize or (min(nrow, 12) * 0.8, max(n_rows, 1) * 0.8 + (0.4 if title else 0)))
+    if grid.shape[0] == 1:
+        ax.imshow(grid[0].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def plot_2d(samples, centers=None, title=None, ax=None, figsize=(4, 4), lim=None, s=2, alpha=0.4, label=None):
+    """Scatter 2-D samples (N x 2), with mixture `centers` (M x 2) as red crosses; returns (fig, ax)."""
+    samples = torch.as_tensor(samples).detach().cpu()
+    if samples.dim() != 2 or samples.shape[1] != 2:
+        raise ValueError(f"samples must have shape N x 2, got {tuple(samples.shape)}")
+    fig, ax = _axes(ax, figsize)
+    ax.scatter(samples[:, 0].numpy(), samples[:, 1].numpy(), s=s, alpha=alpha, label=label)
+    if centers is not None:
+        centers = torch.as_tensor(centers).detach().cpu()
+        if centers.dim() != 2 or centers.shape[1] != 2:
+            raise ValueError(f"centers must have shape M x 2, got {tuple(centers.shape)}")
+        ax.scatter(centers[:, 0].numpy(), centers[:, 1].numpy(), marker="x", c="red", s=40, label="modes")
+    if lim is not None:
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+def smooth(values, window):
+    """Moving average over `window` steps (shorter at the start), same length as `values`."""
+    values = torch.as_tensor(values, dtype=torch.float64)
+    if window <= 1 or len(values) == 0:
+        return values
+    cumsum = torch.cat([torch.zeros(1, dtype=torch.float64), values.cumsum(0)])
+    idx = torch.arange(1, len(values) + 1)
+    start = (idx - window).clamp(min=0)
+    return (cumsum[idx] - cumsum[start]) / (idx - start)
+
+
+def plot_history(history, keys=None, window=None, ax=None, figsize=(6, 3.5), title=None, logy=False):
+    """Plot per-step losses of a `train.History` (or a dict name -> list), smoothed over `window` steps."""
+    losses = getattr(history, "losses", history)
+    if not isinstance(losses, dict) or not losses:
+        raise ValueError("history must be a train.History or a non-empty dict of name -> list of values")
+    keys = list(losses) if keys is None else list(keys)
+    missing = [k for k in keys if k not in losses]
+    if missing:
+        raise ValueError(f"history has no {missing}; it has {list(losses)}")
+    fig, ax = _axes(ax, figsize)
+    for key in keys:
+        values = losses[key]
+        w = window if window is not None else max(1, len(values) // 50)
+        ax.plot(smooth(values, w).numpy(), label=key)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return fig, ax
+
+
+# ---- VAE figures: plot_latent_map, interpolate_grid (written with the VAE lessons) ----
