@@ -20,7 +20,8 @@ def image_grid(images, nrow=8, padding=2) -> torch.Tensor:
                          f"got {tuple(images.shape)}")
     if isinstance(nrow, bool) or not isinstance(nrow, int) or nrow < 1:
         raise ValueError(f"nrow must be a positive integer, got {nrow!r}")
-    return make_grid(images.clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
+    grid = make_grid(images.clamp(0, 1), nrow=nrow, padding=padding, pad_value=1.0)
+    return grid[:1] if images.shape[1] == 1 else grid  # make_grid turns grey into 3 equal channels
 
 
 def show_images(images, nrow=8, title=None, ax=None, figsize=None):
@@ -49,7 +50,8 @@ def plot_2d(samples, centers=None, title=None, ax=None, figsize=(4, 4), lim=None
         centers = torch.as_tensor(centers).detach().cpu()
         if centers.dim() != 2 or centers.shape[1] != 2:
             raise ValueError(f"centers must have shape M x 2, got {tuple(centers.shape)}")
-        ax.scatter(centers[:, 0].numpy(), centers[:, 1].numpy(), marker="x", c="red", s=40, label="modes")
+        ax.scatter(centers[:, 0].numpy(), centers[:, 1].numpy(), marker="+", c="red", s=30, linewidths=0.8,
+                   label="modes", zorder=3)
     if lim is not None:
         ax.set_xlim(-lim, lim)
         ax.set_ylim(-lim, lim)

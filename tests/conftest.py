@@ -1,0 +1,37 @@
+"""Shared test set-up: a non-interactive matplotlib backend and the course's MNIST location."""
+import os
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def mnist_available():
+    from tutorial_lib.data import data_root, has_mnist
+
+    if not has_mnist(data_root()):
+        pytest.skip("MNIST is not available offline here; see data/README.md")
+    return data_root()
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Make any attempt to open a network connection fail at once (as on an offline machine)."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    return os
