@@ -1,7 +1,7 @@
 # Generative Models, Hands-On. Two commands do everything:
 #   make lab    set up .venv if missing, then open JupyterLab on notebooks/
 #   make test   set up .venv if missing, then run the unit tests and execute every notebook (fast mode)
-# Repeat runs reuse .venv; it is rebuilt only when requirements.txt or pyproject.toml change.
+# Repeat runs reuse .venv; it is updated only when requirements.txt, constraints.txt or pyproject.toml change.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -13,9 +13,9 @@ LAB_PORT ?= 8888
 
 .PHONY: lab test unit notebooks student bench-vae bench-gan2d bench-compare clean distclean
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements.txt
+	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements.txt -c constraints.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

@@ -234,3 +234,59 @@ def test_mixture_options_and_seeds():
 def test_mixtures_reject_bad_arguments(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---------------------------------------------------------------- download_mnist (torchvision stubbed: no network)
+
+class FakeTorchvisionMNIST:
+    """Stands in for torchvision.datasets.MNIST(download=True): 'downloads' by copying the real raw files."""
+
+    source = None
+    calls = []
+
+    def __init__(self, root, train=True, download=False):
+        import shutil
+        from pathlib import Path
+
+        FakeTorchvisionMNIST.calls.append((root, train, download))
+        raw = Path(root) / "MNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for name in MNIST_FILES:
+            shutil.copy(self.source / "MNIST" / "raw" / name, raw / name)
+
+
+def test_download_mnist_fetches_into_the_root_and_restores_the_socket_timeout(tmp_path, monkeypatch,
+                                                                              mnist_available):
+    import socket
+
+    import torchvision.datasets
+
+    monkeypatch.delenv("TUTORIAL_OFFLINE", raising=False)
+    FakeTorchvisionMNIST.source, FakeTorchvisionMNIST.calls = mnist_available, []
+    monkeypatch.setattr(torchvision.datasets, "MNIST", FakeTorchvisionMNIST)
+    before = socket.getdefaulttimeout()
+    assert data.download_mnist(tmp_path) == tmp_path
+    assert has_mnist(tmp_path) and socket.getdefaulttimeout() == before
+    assert {(train, download) for _, train, download in FakeTorchvisionMNIST.calls} == {(True, True), (False, True)}
+
+
+def test_load_mnist_downloads_when_missing_and_allowed(tmp_path, monkeypatch, mnist_available, capsys):
+    import torchvision.datasets
+
+    real_mnist = torchvision.datasets.MNIST
+    monkeypatch.delenv("TUTORIAL_OFFLINE", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    FakeTorchvisionMNIST.source, FakeTorchvisionMNIST.calls = mnist_available, []
+
+    def fake_or_real(root, train=True, download=False):
+        return FakeTorchvisionMNIST(root, train, download) if download else real_mnist(root, train=train)
+
+    monkeypatch.setattr(torchvision.datasets, "MNIST", fake_or_real)
+    test_set = load_mnist(train=False, root=tmp_path, limit=10)
+    assert len(test_set) == 10 and "downloading" in capsys.readouterr().out
+
+
+def test_download_mnist_refuses_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="TUTORIAL_OFFLINE"):
+        data.download_mnist(tmp_path)
