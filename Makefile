@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.installed
 # What `make test` runs; narrow it with e.g.  make test TESTS=notebooks/02_building_a_vae.ipynb
 TESTS  ?= tests notebooks
 LAB_PORT ?= 8888
+# JupyterLab refuses to run as root (containers, some VMs) unless told to.
+LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test unit notebooks student bench-vae bench-gan2d bench-compare clean distclean
 
@@ -20,7 +22,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(LAB_ROOT)
 
 # Fast mode (TUTORIAL_FAST=1) shrinks data and steps; strict checks make exercise checkers raise;
 # offline mode forbids downloads. These variables reach the notebook kernels that nbval starts.
