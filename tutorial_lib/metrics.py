@@ -6,3 +6,242 @@
 
 
 # ---- Sample quality on MNIST: mnist_classifier, mnist_features, fid, kid, precision_recall, nll ----
+import hashlib
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: Where the course classifier's weights ship (package data) and where their SHA-256 is recorded.
+ASSETS = Path(__file__).resolve().parent / "assets"
+CLASSIFIER_PATH = ASSETS / "mnist_classifier.pt"
+SHA256SUMS = ASSETS / "SHA256SUMS"
+_REGENERATE = "python scripts/train_classifier.py"
+
+
+class MNISTClassifier(nn.Module):
+    """The course's small CNN for MNIST: three conv blocks, a 128-unit feature layer, 10 logits.
+
+    ``forward(x)``: x is N x 1 x 28 x 28 in [0, 1] → N x 10 logits; ``features(x)`` → N x 128
+    (the penultimate layer, after its ReLU), what FID, KID and precision/recall compare.
+    """
+
+    num_features = 128
+
+    def __init__(self):
+        super().__init__()
+        def block(c_in, c_out):
+            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+                                 nn.MaxPool2d(2))
+        self.body = nn.Sequential(block(1, 32), block(32, 64), block(64, 64), nn.Flatten(),  # 64 x 3 x 3
+                                  nn.Linear(576, self.num_features), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(self.num_features, 10))
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.body(x))
+
+
+def sha256(path):
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def recorded_sha256(name):
+    """The SHA-256 recorded for asset `name` in ``tutorial_lib/assets/SHA256SUMS`` (``<hex>  <name>`` lines)."""
+    if SHA256SUMS.is_file():
+        for line in SHA256SUMS.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == name:
+                return parts[0]
+    raise FileNotFoundError(f"No SHA-256 recorded for {name!r} in {SHA256SUMS}. Regenerate the asset with its "
+                            f"script (e.g. `{_REGENERATE}`), which records it.")
+
+
+def record_sha256(path):
+    """Record (or update) the SHA-256 line of asset file `path` in SHA256SUMS; returns the hex digest."""
+    path = Path(path)
+    lines = [line for line in (SHA256SUMS.read_text().splitlines() if SHA256SUMS.is_file() else [])
+             if line.split()[1:] != [path.name]]
+    digest = sha256(path)
+    SHA256SUMS.write_text("\n".join(sorted(lines + [f"{digest}  {path.name}"], key=lambda l: l.split()[1])) + "\n")
+    return digest
+
+
+def verified_load(path, name=None, regenerate=_REGENERATE):
+    """Load a shipped checkpoint after checking its SHA-256 against SHA256SUMS; loud error on a mismatch."""
+    from .train import load_checkpoint
+
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        raise FileNotFoundError(f"The course asset {path} is missing. Reinstall the package or regenerate it "
+                                f"with `{regenerate}`.")
+    expected, actual = recorded_sha256(name), sha256(path)
+    if actual != expected:
+        raise RuntimeError(f"CORRUPT FILE: {path} has SHA-256 {actual}, but {expected} is recorded in {SHA256SUMS}. "
+                           f"The file is damaged or was changed: reinstall the package (git checkout the file) "
+                           f"or regenerate it with `{regenerate}`.")
+    return load_checkpoint(path)
+
+
+def load_classifier(path=CLASSIFIER_PATH, name="mnist_classifier.pt"):
+    """A fresh `MNISTClassifier` (eval mode, float32, CPU) with the weights in `path`, hash-checked."""
+    state = verified_load(path, name)
+    model = MNISTClassifier()
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
+    return model.eval()
+
+
+@lru_cache(maxsize=1)
+def mnist_classifier():
+    """The course's MNIST classifier (shipped weights, SHA-256 checked, loaded with ``weights_only=True``), eval mode."""
+    model = load_classifier()
+    model.requires_grad_(False)
+    return model
+
+
+def _check_images(images, name="images"):
+    if not torch.is_tensor(images) or images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
+        shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
+        raise ValueError(f"{name} must be a tensor of shape N x 1 x 28 x 28 with values in [0, 1], got {shape}; "
+                         "reshape flat samples with x.view(-1, 1, 28, 28) and apply torch.sigmoid to logits.")
+    if images.shape[0] == 0:
+        raise ValueError(f"{name} is empty: pass at least one image.")
+
+
+@torch.no_grad()
+def mnist_features(images, batch_size=500):
+    """Penultimate-layer features of the course classifier: N x 1 x 28 x 28 in [0, 1] → N x 128 (float32, CPU)."""
+    _check_images(images)
+    model = mnist_classifier()
+    return torch.cat([model.features(images[i:i + batch_size].detach().float().cpu())
+                      for i in range(0, len(images), batch_size)])
+
+
+class _Features(nn.Module):
+    """Wraps the classifier for torchmetrics: images in [0, 1] in, float64 features out (``num_features`` set)."""
+
+    num_features = MNISTClassifier.num_features
+
+    def forward(self, images):
+        return mnist_features(images).double()
+
+
+def fid(real, fake, batch_size=500):
+    """Fréchet distance between Gaussians fitted to the classifier features of `real` and `fake` images.
+
+    real, fake: N x 1 x 28 x 28 in [0, 1] (N ≥ 2 each; sizes may differ). Returns a float (0 is best).
+    Computed by torchmetrics' FrechetInceptionDistance with the course classifier as feature extractor.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    _check_images(real, "real"), _check_images(fake, "fake")
+    metric = FrechetInceptionDistance(feature=_Features())
+    for images, is_real in ((real, True), (fake, False)):
+        for i in range(0, len(images), batch_size):
+            metric.update(images[i:i + batch_size], real=is_real)
+    return float(metric.compute())
+
+
+def kid(real, fake, subsets=100, subset_size=1000, seed=0):
+    """Kernel Inception Distance on the classifier features: unbiased MMD² with the kernel (xᵀy/d + 1)³.
+
+    Averaged over `subsets` random subsets of min(`subset_size`, N_real, N_fake) samples each side (drawn
+    with `seed`, so the value is reproducible). Returns ``(mean, std)`` as floats (≈ 0 for one distribution).
+    """
+    from torchmetrics.image.kid import KernelInceptionDistance
+
+    _check_images(real, "real"), _check_images(fake, "fake")
+    size = min(subset_size, len(real), len(fake))
+    if size < 2:
+        raise ValueError("kid needs at least 2 real and 2 fake images.")
+    with warnings.catch_warnings():  # its note on memory: the features are kept, N x 128 each side
+        warnings.filterwarnings("ignore", message=".*will save all extracted features")
+        metric = KernelInceptionDistance(feature=_Features(), subsets=subsets, subset_size=size)
+    metric.update(real, real=True)
+    metric.update(fake, real=False)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+def _kth_neighbour_radii(feats, k, batch_size=1000):
+    """Distance from each row of `feats` to its k-th nearest other row (itself excluded)."""
+    radii = []
+    for i in range(0, len(feats), batch_size):
+        d = torch.cdist(feats[i:i + batch_size], feats)
+        radii.append(d.kthvalue(k + 1, dim=1).values)  # the 1st smallest is the point itself (distance 0)
+    return torch.cat(radii)
+
+
+def _covered(points, support, radii, batch_size=1000):
+    """Fraction of `points` inside at least one ball B(support_j, radii_j)."""
+    inside = [(torch.cdist(points[i:i + batch_size], support) <= radii).any(dim=1)
+              for i in range(0, len(points), batch_size)]
+    return float(torch.cat(inside).double().mean())
+
+
+def precision_recall(real_feats, fake_feats, k=3):
+    """Improved precision and recall (Kynkäänniemi et al. 2019) of feature sets N x D and M x D.
+
+    Each set's manifold is the union of balls around its points with radius = distance to the point's
+    k-th nearest neighbour in the same set. precision = fraction of fake points inside the real manifold
+    (quality); recall = fraction of real points inside the fake manifold (coverage). Returns (p, r).
+    """
+    real, fake = (torch.as_tensor(f).double() for f in (real_feats, fake_feats))
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_feats and fake_feats must be N x D and M x D with the same D, got "
+                         f"{tuple(real.shape)} and {tuple(fake.shape)}; use mnist_features(images) first.")
+    if not isinstance(k, int) or k < 1 or k >= min(len(real), len(fake)):
+        raise ValueError(f"k must be an integer in [1, min(N, M) - 1], got k={k} for N={len(real)}, M={len(fake)}.")
+    precision = _covered(fake, real, _kth_neighbour_radii(real, k))
+    recall = _covered(real, fake, _kth_neighbour_radii(fake, k))
+    return precision, recall
+
+
+def sample_quality(real, fake, k=3, subsets=100, subset_size=1000, real_feats=None):
+    """The course's table row for `fake` images against `real` ones (both N x 1 x 28 x 28 in [0, 1]).
+
+    Returns ``{"FID", "KID", "precision", "recall"}`` as floats (KID: the mean over subsets; precision/recall
+    with `k`). Pass `real_feats` (``mnist_features(real)``) to reuse them across several fake sets.
+    """
+    real_feats = mnist_features(real) if real_feats is None else real_feats
+    precision, recall = precision_recall(real_feats, mnist_features(fake), k=k)
+    return {"FID": fid(real, fake), "KID": kid(real, fake, subsets=subsets, subset_size=subset_size)[0],
+            "precision": precision, "recall": recall}
+
+
+@torch.no_grad()
+def nll(model, data, k=1000, batch_size=100, device=None):
+    """Negative log-likelihood in nats per image, estimated by the IWAE bound with `k` samples (an upper bound).
+
+    data: a tensor N x 1 x 28 x 28 (binary, e.g. dynamically binarized MNIST) or an iterable of batches
+    (tensors, or (images, labels) pairs). Returns the mean of −iwae_bound(model, x, k) over all images.
+    """
+    from .vae import iwae_bound
+
+    device = device or next(model.parameters()).device
+    batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size)) if torch.is_tensor(data) else data
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    try:
+        for batch in batches:
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            total += float(-iwae_bound(model, x.to(device), k).double().sum())
+            count += len(x)
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError("nll got no images: pass a tensor N x 1 x 28 x 28 or a non-empty loader.")
+    return total / count

@@ -1,0 +1,331 @@
+"""The student edition (`make student`): no solution survives, every checker fails on the stub and passes
+on the instructor's solution, and the student notebooks run up to their first exercise.
+
+Works on whatever notebooks exist: exercises are found by reading them (`### Exercise:` heading, a
+cell tagged `solution`, a `check_<name>(<function>)` cell)."""
+import ast
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+_spec = importlib.util.spec_from_file_location("make_student", ROOT / "scripts" / "make_student.py")
+make_student = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_student)
+
+
+def _scan():
+    exercises = []
+    try:
+        for path in NOTEBOOKS:
+            exercises += make_student.student_notebook(nbformat.read(path, as_version=4), path.name)
+    except make_student.ConventionError as error:
+        return exercises, error
+    return exercises, None
+
+
+EXERCISES, SCAN_ERROR = _scan()
+WITH_EXERCISES = sorted({exercise.notebook for exercise in EXERCISES})
+
+
+def _body_lines(source):
+    """The code lines of each top-level function body (no docstring, no comments, no blank lines)."""
+    lines = source.splitlines()
+    found = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for line in lines[node.body[0].end_lineno:node.end_lineno]:
+                if line.strip() and not line.strip().startswith("#"):
+                    found.append(line.strip())
+    return found
+
+
+@pytest.fixture(scope="module")
+def student_dir(tmp_path_factory):
+    """The student edition, built by the command `make student` runs, into a temporary folder."""
+    target = tmp_path_factory.mktemp("student") / "edition"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(ROOT / "notebooks"),
+                             str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr or result.stdout
+    return target
+
+
+def _student_cell(student_dir, exercise):
+    return nbformat.read(student_dir / exercise.notebook, as_version=4).cells[exercise.cell]
+
+
+def test_notebooks_follow_the_exercise_convention():
+    assert SCAN_ERROR is None, str(SCAN_ERROR)
+
+
+def test_there_are_exercises():
+    headed = [path.name for path in NOTEBOOKS
+              if any(cell.cell_type == "markdown" and make_student.HEADING.search(cell.source)
+                     for cell in nbformat.read(path, as_version=4).cells)]
+    assert headed, "no notebook has an `### Exercise:` heading"
+    assert EXERCISES, "no exercise (a cell tagged 'solution') was found"
+    assert set(WITH_EXERCISES) == set(headed)
+
+
+def test_edition_has_every_notebook_without_outputs_or_solution_tags(student_dir):
+    assert sorted(p.name for p in student_dir.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    for path in student_dir.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        instructor = nbformat.read(ROOT / "notebooks" / path.name, as_version=4)
+        # The badges would open the instructor notebook: a note replaces them; title and goals stay.
+        header = nb.cells[0].source
+        assert "colab.research.google.com/github" not in header and "mybinder.org/v2" not in header
+        assert header.splitlines()[0] == instructor.cells[0].source.splitlines()[0]
+        assert "Student edition" in header and "Learning goals" in header
+        assert [c.source for c in nb.cells[1:] if c.cell_type == "markdown"] == \
+            [c.source for c in instructor.cells[1:] if c.cell_type == "markdown"]
+        for cell in nb.cells:
+            assert "solution" not in cell.metadata.get("tags", []), f"{path.name} still tags a cell 'solution'"
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.notebook[:2]}-{e.checker}")
+def test_no_solution_body_survives(exercise, student_dir):
+    cell = _student_cell(student_dir, exercise)
+    assert cell.metadata.get("tags") and "exercise" in cell.metadata["tags"]
+    student, instructor = ast.parse(cell.source), ast.parse(exercise.solution)
+    student_defs = {n.name: n for n in student.body if isinstance(n, ast.FunctionDef)}
+    instructor_defs = {n.name: n for n in instructor.body if isinstance(n, ast.FunctionDef)}
+    assert student_defs.keys() == instructor_defs.keys() == set(exercise.functions)
+    for name, node in student_defs.items():
+        # The signature and docstring are the task; they stay exactly as the instructor wrote them.
+        assert ast.dump(node.args) == ast.dump(instructor_defs[name].args)
+        assert ast.get_docstring(node) == ast.get_docstring(instructor_defs[name])
+        assert len(node.body) == 2, f"{name}() keeps more than its docstring and a raise"
+        raise_ = node.body[1]
+        assert isinstance(raise_, ast.Raise) and isinstance(raise_.exc, ast.Call)
+        assert raise_.exc.func.id == "NotImplementedError"
+    # The imports stay (the cell must still run), nothing of the bodies does.
+    imports = [ast.dump(n) for n in instructor.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    assert imports == [ast.dump(n) for n in student.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    leaked = [line for line in _body_lines(exercise.solution) if line in cell.source and line != "pass"]
+    assert not leaked, f"solution lines left in the student edition: {leaked}"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.notebook[:2]}-{e.checker}")
+def test_checker_fails_on_the_stub_and_passes_on_the_solution(exercise, student_dir, monkeypatch, capsys):
+    from tutorial_lib import checks
+
+    monkeypatch.delenv("TUTORIAL_CHECKS_STRICT", raising=False)
+    checker = getattr(checks, exercise.checker, None)
+    assert checker is not None, f"tutorial_lib.checks has no {exercise.checker}"
+
+    stub_namespace = {}
+    exec(compile(_student_cell(student_dir, exercise).source, f"<student {exercise.notebook}>", "exec"),
+         stub_namespace)
+    assert checker(stub_namespace[exercise.checked]) is False
+    stub_feedback = capsys.readouterr().out
+    assert "⏳" in stub_feedback and "not implemented yet" in stub_feedback
+
+    solution_namespace = {}
+    exec(compile(exercise.solution, f"<instructor {exercise.notebook}>", "exec"), solution_namespace)
+    assert checker(solution_namespace[exercise.checked]) is True
+    solution_feedback = capsys.readouterr().out
+    assert "✅" in solution_feedback
+    for line in _body_lines(exercise.solution):
+        if len(line) > 12:  # feedback never shows the solution's code
+            assert line not in stub_feedback + solution_feedback
+
+
+@pytest.mark.parametrize("name", WITH_EXERCISES)
+def test_student_notebook_runs_up_to_its_first_exercise(name, student_dir, monkeypatch):
+    """Fast mode, checks not strict: every cell up to the first check cell runs, and the check says ⏳."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(student_dir / name, as_version=4)
+    first = min((e for e in EXERCISES if e.notebook == name), key=lambda e: e.cell)
+    nb.cells = nb.cells[:first.check_cell + 1]
+    for cell in nb.cells:  # like nbval: cells tagged nbval-skip (the Colab install cell) do not run
+        if cell.cell_type == "code" and "nbval-skip" in cell.metadata.get("tags", []):
+            cell.source = ""
+    for variable, value in {"TUTORIAL_FAST": "1", "TUTORIAL_OFFLINE": "1", "MPLBACKEND": "agg", "CI": "true"}.items():
+        monkeypatch.setenv(variable, value)
+    monkeypatch.delenv("TUTORIAL_CHECKS_STRICT", raising=False)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=False,
+                            resources={"metadata": {"path": str(student_dir)}})
+    client.execute()  # raises CellExecutionError, with the failing cell and its traceback, on an error
+    check_output = "".join(output.get("text", "") for output in nb.cells[first.check_cell].outputs)
+    assert "⏳" in check_output, f"the first check cell printed {check_output!r}"
+
+
+@pytest.fixture(scope="module")
+def nbgrader_dir(tmp_path_factory):
+    target = tmp_path_factory.mktemp("nbgrader") / "source"
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), "--nbgrader",
+                             str(ROOT / "notebooks"), str(target)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr or result.stdout
+    return target
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: f"{e.notebook[:2]}-{e.checker}")
+def test_nbgrader_version_grades_the_solution_and_the_release_stub(exercise, nbgrader_dir, monkeypatch, capsys):
+    """What `nbgrader generate_assignment` and `autograde` would do, by hand: the release version
+    (solution region replaced as nbgrader does) fails the test cell, the solution passes it."""
+    monkeypatch.delenv("TUTORIAL_CHECKS_STRICT", raising=False)
+    nb = nbformat.read(nbgrader_dir / exercise.notebook, as_version=4)
+    answer, test = nb.cells[exercise.cell], nb.cells[exercise.check_cell]
+    assert answer.metadata["nbgrader"]["solution"] is True and answer.metadata["nbgrader"]["grade"] is False
+    assert test.metadata["nbgrader"]["grade"] is True and test.metadata["nbgrader"]["points"] > 0
+    assert f"assert {exercise.checker}({exercise.checked})" in test.source
+    assert answer.source.count("### BEGIN SOLUTION") == len(exercise.functions)
+    release = re.sub(r"^(\s*)### BEGIN SOLUTION\n.*?### END SOLUTION", r"\1# YOUR CODE HERE\n\1raise NotImplementedError()",
+                     answer.source, flags=re.S | re.M)
+    from tutorial_lib import checks
+
+    for source, passes in [(answer.source, True), (release, False)]:
+        namespace = {exercise.checker: getattr(checks, exercise.checker)}  # imported earlier in the notebook
+        exec(compile(source, "<answer>", "exec"), namespace)
+        if passes:
+            exec(compile(test.source, "<test>", "exec"), namespace)
+        else:
+            with pytest.raises(AssertionError):
+                exec(compile(test.source, "<test>", "exec"), namespace)
+
+
+# ---- the builder itself, on small notebooks written here ----
+
+def _notebook(*cells):
+    nb = nbformat.v4.new_notebook()
+    for kind, source, *tags in cells:
+        cell = nbformat.v4.new_markdown_cell(source) if kind == "md" else nbformat.v4.new_code_cell(source)
+        if tags:
+            cell.metadata["tags"] = list(tags)
+        nb.cells.append(cell)
+    return nb
+
+
+SOLUTION = '''import math
+
+
+@staticmethod
+def my_norm(x,
+            y):
+    """Length of the vector (x, y)."""
+    # Hint: Pythagoras.
+    def square(v):
+        return v * v
+    # the sum of squares, then the root
+    return math.sqrt(square(x) + square(y))
+    # or simply math.hypot(x, y)
+
+
+def helper():
+    """Unused helper."""
+    return 1
+'''
+
+
+def test_stub_keeps_signature_docstring_hints_and_drops_the_body():
+    nb = _notebook(("md", "### Exercise: a norm\nWrite it."), ("code", SOLUTION, "solution"),
+                   ("code", "check_norm(my_norm)"), ("code", "print(math.pi)"))
+    [exercise] = make_student.student_notebook(nb, "t.ipynb")
+    stub = nb.cells[1].source
+    assert exercise.functions == ["my_norm", "helper"] and exercise.checker == "check_norm"
+    assert "@staticmethod\ndef my_norm(x,\n            y):" in stub and '"""Length of the vector (x, y)."""' in stub
+    assert "    # Hint: Pythagoras." in stub
+    assert "sqrt" not in stub and "hypot" not in stub and "square" not in stub and "the sum of squares" not in stub and "return" not in stub
+    assert stub.count("raise NotImplementedError(\"Exercise 'a norm'") == 2
+    assert nb.cells[1].metadata["tags"] == ["exercise"]
+    assert "\n\n\ndef helper():" in stub  # the blank lines between functions stay
+    namespace = {}
+    exec(stub, namespace)
+    with pytest.raises(NotImplementedError, match="a norm"):
+        namespace["my_norm"](3, 4)
+
+
+def test_nbgrader_source_wraps_each_body_in_solution_markers():
+    source = make_student.nbgrader_source(SOLUTION)
+    namespace = {}
+    exec(source, namespace)
+    assert namespace["my_norm"](3, 4) == 5.0
+    assert source.count("    ### BEGIN SOLUTION") == 2 and source.count("    ### END SOLUTION") == 2
+    body = source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+    assert "math.sqrt" in body and "math.hypot" in body and '"""Length' not in body
+
+
+def test_later_cells_may_use_a_library_function_of_the_same_name():
+    nb = _notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+                   ("code", "check_f(f)"), ("code", "from somewhere import f\ny = f(2)"), ("code", "z = f(3)"))
+    assert len(make_student.student_notebook(nb, "ok.ipynb")) == 1
+
+
+@pytest.mark.parametrize("cells, message", [
+    ([("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x"),
+      ("code", "check_f(f)")], "not tagged 'solution'"),
+    ([("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"), ("code", "check_f(f)")],
+     "no `### Exercise: <title>` markdown heading"),
+    ([("md", "### Exercise: x"), ("code", "N = 3\ndef f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+      ("code", "check_f(f)")], "only imports and function definitions"),
+    ([("md", "### Exercise: x"), ("code", "def f(x):\n    return x", "solution"), ("code", "check_f(f)")],
+     "no docstring"),
+    ([("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution")],
+     "not followed by a check cell"),
+    ([("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+      ("code", "f(3)")], "should call `check_<name>(<function>)`"),
+    ([("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+      ("code", "check_f(f)"), ("code", "y = f(2)")], "uses f from the exercise"),
+    ([("md", "### Exercise: x\n\n### Exercise: y"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+      ("code", "check_f(f)")], "has no solution cell"),
+    ([("md", "### Exercise: x"), ("code", "%time 1\ndef f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+      ("code", "check_f(f)")], "not plain Python"),
+])
+def test_builder_refuses_cells_that_break_the_convention(cells, message):
+    with pytest.raises(make_student.ConventionError, match=re.escape(message)):
+        make_student.student_notebook(_notebook(*cells), "bad.ipynb")
+
+
+def test_command_line_fails_clearly_and_writes_nothing(tmp_path):
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    nbformat.write(_notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    return x", "solution"),
+                             ("code", "check_f(f)")), source / "01_bad.ipynb")
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(source),
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "01_bad.ipynb, cell 1" in result.stderr and "docstring" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_builder_never_replaces_a_folder_it_did_not_write(tmp_path):
+    source = tmp_path / "notebooks"
+    source.mkdir()
+    nbformat.write(_notebook(("md", "# 01 · x"), ("code", "print(1)")), source / "01_x.ipynb")
+    with pytest.raises(ValueError, match="overwrite its source"):
+        make_student.build(source, source)
+    with pytest.raises(ValueError, match="overwrite its source"):
+        make_student.build(source, tmp_path)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "precious.txt").write_text("keep")
+    with pytest.raises(FileExistsError, match="not written by make_student.py"):
+        make_student.build(source, tmp_path / "other")
+    assert (tmp_path / "other" / "precious.txt").read_text() == "keep"
+    make_student.build(source, tmp_path / "out")
+    (tmp_path / "out" / "stale.ipynb").write_text("{}")
+    make_student.build(source, tmp_path / "out")  # its own output: replaced, stale files gone
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [make_student.MARKER, "01_x.ipynb"]
+
+
+def test_builder_copies_files_beside_the_notebooks(tmp_path):
+    source = tmp_path / "notebooks"
+    (source / "figures").mkdir(parents=True)
+    (source / "figures" / "elbo.png").write_bytes(b"png")
+    nbformat.write(_notebook(("md", "# 01 · x"), ("code", "print(1)")), source / "01_x.ipynb")
+    (source / ".ipynb_checkpoints").mkdir()
+    exercises = make_student.build(source, tmp_path / "out")
+    assert exercises == []
+    assert (tmp_path / "out" / "figures" / "elbo.png").read_bytes() == b"png"
+    assert not (tmp_path / "out" / ".ipynb_checkpoints").exists()
