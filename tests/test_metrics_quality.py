@@ -126,12 +126,17 @@ def test_kid_matches_unbiased_mmd_and_separates_distributions(test_images):
 
 
 def test_sample_quality_row_combines_the_metrics(test_images):
-    images, _ = test_images
+    images, labels = test_images
     real, fake = images[:300], blur(images[300:600])
     row = metrics.sample_quality(real, fake, subsets=3, subset_size=100)
     assert row["FID"] == pytest.approx(fid(real, fake), rel=1e-9)
     assert row["KID"] == pytest.approx(kid(real, fake, subsets=3, subset_size=100)[0], rel=1e-9)
     assert (row["precision"], row["recall"]) == precision_recall(mnist_features(real), mnist_features(fake))
+    shares = metrics.digit_histogram(fake)
+    assert row["sharpness"] == metrics.sharpness(fake) and row["digit_kl"] == metrics.kl_from_uniform(shares)
+    assert row["digits"] == sum(share >= 0.025 for share in shares.tolist())
+    ones = metrics.sample_quality(real, images[labels == 1][:100], subsets=3, subset_size=50)
+    assert ones["digits"] == 1 and ones["digit_kl"] > 0.9 * np.log(10)  # a collapsed set: one digit
 
 
 # ---- precision / recall ----

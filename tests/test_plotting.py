@@ -81,3 +81,15 @@ def test_plot_history_rejects_unknown_keys_and_empty():
         plot_history({"loss": [1.0]}, keys=["elbo"])
     with pytest.raises(ValueError, match="History"):
         plot_history({})
+
+
+def test_table_markdown_formats_rows_columns_and_gaps():
+    from tutorial_lib.plotting import show_table, table_markdown
+
+    rows = {"real": {"FID": 0.12345, "digits": 10}, "gan": {"FID": 12.0, "NLL": None, "digits": 7}}
+    text = table_markdown(rows, digits=2)
+    assert text.splitlines() == ["| | FID | digits | NLL |", "|---|---|---|---|",
+                                 "| real | 0.12 | 10 | — |", "| gan | 12 | 7 | — |"]
+    assert show_table(rows, digits=2) == text
+    with pytest.raises(ValueError, match="non-empty dict"):
+        table_markdown({})

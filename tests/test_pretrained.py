@@ -47,3 +47,29 @@ def test_corrupted_checkpoint_fails_loudly(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="CORRUPT") as error:
         pretrained.load_pretrained(name)
     assert "train_pretrained.py" in str(error.value)
+
+
+@pytest.mark.parametrize("name", ["beta_vae", "dcgan_sn"])
+def test_recipe_trains_under_its_budget_and_ships_round_trip(name, mnist_available, tmp_path, monkeypatch):
+    model, info = pretrained.train_recipe(name, budget_s=1.5, limit=512)
+    assert info["steps"] > 0 and 1.5 <= info["wall_time"] < 15 and info["budget_s"] == 1.5
+    assert info["kind"] == pretrained.RECIPES[name]["kind"] and not model.training
+    target = tmp_path / f"{name}.pt"
+    monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
+    monkeypatch.setattr(pretrained, "pretrained_path", lambda _: target)
+    pretrained.save_pretrained(name, model, info, path=target)
+    metrics.record_sha256(target)  # recorded in the temporary SHA256SUMS, not the shipped one
+    loaded, loaded_info = pretrained.load_pretrained(name)
+    assert loaded_info["steps"] == info["steps"] and len(loaded_info["history"]) == len(info["history"])
+    # float16 storage: the reloaded model generates what the trained one does, to half precision
+    assert torch.allclose(pretrained.generate(loaded, 4, seed=1), pretrained.generate(model, 4, seed=1), atol=2e-2)
+
+
+def test_generate_and_train_recipe_reject_bad_input():
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="positive integer"):
+        pretrained.generate(model, 0)
+    with pytest.raises(ValueError, match="budget_s"):
+        pretrained.train_recipe("vae", budget_s=0)
+    with pytest.raises(ValueError, match="choose one of"):
+        pretrained.train_recipe("stylegan", budget_s=1)
