@@ -13,7 +13,7 @@ LAB_PORT ?= 8888
 # JupyterLab refuses to run as root (containers, some VMs) unless told to.
 LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit notebooks student bench-vae bench-gan2d bench-compare clean distclean
+.PHONY: lab test unit notebooks student pretrained bench-vae bench-gan2d bench-compare clean distclean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
@@ -38,6 +38,10 @@ notebooks: $(STAMP)
 
 student: $(STAMP)
 	$(PY) scripts/make_student.py notebooks build/student
+
+# Retrain the four models notebook 06 compares (same budget each) and ship them in tutorial_lib/assets/.
+pretrained: $(STAMP)
+	$(PY) scripts/train_pretrained.py
 
 bench-vae: $(STAMP)
 	$(PY) benchmarks/vae.py

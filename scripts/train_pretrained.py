@@ -9,6 +9,7 @@ same that notebook 06 runs when a learner retrains. Set torch's threads with --t
 course's reference CPU) so the budget means the same everywhere.
 """
 import argparse
+import os
 import platform
 
 import torch
@@ -30,11 +31,15 @@ def main():
     hardware = f"{platform.processor() or platform.machine()}, {args.threads} threads, device {args.device}"
     for name in args.only or list(PRETRAINED):
         print(f"== {name}: {PRETRAINED[name]}, budget {args.budget:g} s ({hardware})", flush=True)
+        load_before = os.getloadavg()[0]
         model, info = train_recipe(name, args.budget, device=get_device(args.device), seed=args.seed)
         info["hardware"], info["torch"] = hardware, str(torch.__version__)
+        # A busy machine gives fewer steps in the same budget: keep the 1-minute load averages with the model.
+        info["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         digest = save_pretrained(name, model, info)
         path = pretrained_path(name)
-        print(f"   {info['steps']} steps, {info['epochs']} epochs in {info['wall_time']:.0f} s -> {path.name} "
+        print(f"   {info['steps']} steps, {info['epochs']} epochs in {info['wall_time']:.0f} s (load average "
+              f"{info['load_average'][0]} -> {info['load_average'][1]}) -> {path.name} "
               f"({path.stat().st_size / 1e6:.2f} MB), sha256 {digest}", flush=True)
 
 

@@ -3,6 +3,64 @@
 
 
 # ---- Mode coverage on 2-D mixtures (PacGAN protocol): mode_metrics (written with the GAN lessons) ----
+import math
+
+import torch
+
+#: A generated sample is "high quality" when it lies within this many standard deviations of its nearest mode.
+HIGH_QUALITY_STDS = 3.0
+
+
+def _points(value, name, columns_as):
+    """`value` as a float64 N x D tensor, with a clear error for anything else."""
+    tensor = torch.as_tensor(value.detach() if isinstance(value, torch.Tensor) else value)
+    if tensor.dim() != 2 or tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D tensor of shape {columns_as} (one row per point), "
+                         f"got shape {tuple(tensor.shape)}")
+    return tensor.to("cpu", torch.float64)
+
+
+def mode_metrics(samples, centers, std):
+    """Mode coverage of generated 2-D samples on a Gaussian mixture, by the PacGAN protocol (Lin et al. 2018).
+
+    samples: N x 2 generated points (the protocol uses N = 2,500); centers: M x 2 mode centres; std: the
+    modes' standard deviation. Each sample is assigned to its nearest centre (Euclidean distance).
+
+    Returns a dict:
+      - ``modes``: how many modes are the nearest mode of at least one high-quality sample (0..M);
+      - ``high_quality``: the fraction of samples within ``3 * std`` of their nearest mode (distance <= 3 std;
+        PacGAN's code uses < 3 std, which differs only for points exactly on the sphere);
+      - ``reverse_kl``: KL(p || uniform) = sum_i p_i log(M p_i) in nats, where p is the histogram of the
+        HIGH-QUALITY samples over their nearest modes, normalised (PacGAN's code); 0 when every mode gets the
+        same share, log M when all of them sit in one mode; ``inf`` when no sample is high quality (there is
+        no histogram, and every real one scores at most log M);
+      - ``counts``: the histogram itself, a list of M ints (high-quality samples per mode).
+    Samples with NaN or infinite coordinates (a diverged generator) count as not high quality.
+    """
+    samples = _points(samples, "samples", "N x 2")
+    centers = _points(centers, "centers", "M x 2")
+    if samples.shape[1] != centers.shape[1]:
+        raise ValueError(f"samples have {samples.shape[1]} coordinates but centers have {centers.shape[1]}; "
+                         "both must be N x 2 and M x 2 (points of the same space)")
+    try:
+        std_value = float(std) if not isinstance(std, (bool, str)) else math.nan
+    except (TypeError, ValueError, RuntimeError):
+        std_value = math.nan
+    if not 0 < std_value < math.inf:
+        raise ValueError(f"std must be a positive number (the modes' standard deviation), got {std!r}")
+    distances = (samples[:, None, :] - centers[None, :, :]).pow(2).sum(-1).sqrt()  # N x M, exact in float64
+    distances = torch.nan_to_num(distances, nan=math.inf)
+    nearest_distance, nearest = distances.min(dim=1)
+    good = nearest_distance <= HIGH_QUALITY_STDS * std_value
+    counts = torch.bincount(nearest[good], minlength=len(centers))
+    n_good = int(counts.sum())
+    if n_good == 0:
+        reverse_kl = math.inf
+    else:
+        p = counts[counts > 0].double() / n_good
+        reverse_kl = max(float((p * torch.log(p * len(centers))).sum()), 0.0)  # clamp -1e-16 rounding to 0
+    return {"modes": int((counts > 0).sum()), "high_quality": n_good / len(samples), "reverse_kl": reverse_kl,
+            "counts": counts.tolist()}
 
 
 # ---- Sample quality on MNIST: mnist_classifier, mnist_features, fid, kid, precision_recall, nll ----
@@ -212,13 +270,17 @@ def precision_recall(real_feats, fake_feats, k=3):
 def sample_quality(real, fake, k=3, subsets=100, subset_size=1000, real_feats=None):
     """The course's table row for `fake` images against `real` ones (both N x 1 x 28 x 28 in [0, 1]).
 
-    Returns ``{"FID", "KID", "precision", "recall"}`` as floats (KID: the mean over subsets; precision/recall
-    with `k`). Pass `real_feats` (``mnist_features(real)``) to reuse them across several fake sets.
+    Returns floats: ``FID``, ``KID`` (the mean over subsets), ``precision`` and ``recall`` (with `k`),
+    ``sharpness`` (of `fake`), ``digits`` (how many digits get at least a quarter of their fair share, 2.5 %, of
+    `fake` by the classifier's labels) and ``digit_kl`` (KL of that label histogram from uniform, nats).
+    Pass `real_feats` (``mnist_features(real)``) to reuse them across several fake sets.
     """
     real_feats = mnist_features(real) if real_feats is None else real_feats
     precision, recall = precision_recall(real_feats, mnist_features(fake), k=k)
+    shares = digit_histogram(fake)
     return {"FID": fid(real, fake), "KID": kid(real, fake, subsets=subsets, subset_size=subset_size)[0],
-            "precision": precision, "recall": recall}
+            "precision": precision, "recall": recall, "sharpness": sharpness(fake),
+            "digits": int((shares >= 0.025).sum()), "digit_kl": kl_from_uniform(shares)}
 
 
 @torch.no_grad()
@@ -245,3 +307,67 @@ def nll(model, data, k=1000, batch_size=100, device=None):
     if count == 0:
         raise ValueError("nll got no images: pass a tensor N x 1 x 28 x 28 or a non-empty loader.")
     return total / count
+
+
+# ---- Questions the comparison asks: which digits, how sharp, copied or new, how many latent units ----
+
+@torch.no_grad()
+def digit_histogram(images, batch_size=500):
+    """Share of `images` (N x 1 x 28 x 28 in [0, 1]) that the course classifier labels as each digit: (10,)."""
+    _check_images(images)
+    model = mnist_classifier()
+    labels = torch.cat([model(images[i:i + batch_size].detach().float().cpu()).argmax(1)
+                        for i in range(0, len(images), batch_size)])
+    return torch.bincount(labels, minlength=10).double() / len(labels)
+
+
+def kl_from_uniform(shares):
+    """KL(shares ‖ uniform) in nats for a histogram (M,) summing to 1: log M − entropy (0 when uniform)."""
+    shares = torch.as_tensor(shares, dtype=torch.float64)
+    if shares.dim() != 1 or len(shares) == 0 or (shares < 0).any() or abs(float(shares.sum()) - 1) > 1e-6:
+        raise ValueError(f"shares must be a 1-D histogram of non-negative values summing to 1, got {shares}")
+    nonzero = shares[shares > 0]
+    return float((nonzero * (nonzero * len(shares)).log()).sum())
+
+
+def sharpness(images):
+    """Mean over images of the variance of the discrete Laplacian (a standard blur measure; higher = sharper).
+
+    images: N x 1 x 28 x 28 in [0, 1]. Uses the 5-point stencil on interior pixels only (no padding).
+    """
+    _check_images(images)
+    stencil = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    laplacian = torch.nn.functional.conv2d(images.detach().double().cpu(), stencil.view(1, 1, 3, 3))
+    return float(laplacian.flatten(1).var(dim=1).mean())
+
+
+@torch.no_grad()
+def nearest_neighbours(queries, pool, batch_size=256):
+    """For each of `queries` (N x ...), the Euclidean distance to and index of its nearest row of `pool` (M x ...).
+
+    Both are flattened per item (e.g. images N x 1 x 28 x 28 compare pixel by pixel). Returns (distances (N,),
+    indices (N,)).
+    """
+    queries, pool = torch.as_tensor(queries).flatten(1).float(), torch.as_tensor(pool).flatten(1).float()
+    if queries.shape[1] != pool.shape[1] or len(pool) == 0:
+        raise ValueError(f"queries and pool must hold items of the same size, got {tuple(queries.shape)} and "
+                         f"{tuple(pool.shape)}")
+    distances, indices = [], []
+    for i in range(0, len(queries), batch_size):
+        d, j = torch.cdist(queries[i:i + batch_size], pool).min(dim=1)
+        distances.append(d)
+        indices.append(j)
+    return torch.cat(distances), torch.cat(indices)
+
+
+@torch.no_grad()
+def active_units(model, images, threshold=0.01, batch_size=500):
+    """Latent dimensions a VAE uses (Burda et al. 2015): Var over the data of the posterior mean E_q[z_d | x] > threshold.
+
+    images: N x 1 x 28 x 28. Returns (count, variances (latent_dim,)). The rest have collapsed to the prior.
+    """
+    device = next(model.parameters()).device
+    means = torch.cat([model.encode(images[i:i + batch_size].to(device))[0].double().cpu()
+                       for i in range(0, len(images), batch_size)])
+    variances = means.var(dim=0)
+    return int((variances > threshold).sum()), variances

@@ -96,4 +96,95 @@ def plot_history(history, keys=None, window=None, ax=None, figsize=(6, 3.5), tit
     return fig, ax
 
 
+def table_markdown(rows, digits=3):
+    """A Markdown table of ``rows`` (dict: row name -> dict: column -> value); floats get `digits` significant
+    digits, missing values show as "—". Columns appear in first-seen order."""
+    if not isinstance(rows, dict) or not rows or not all(isinstance(r, dict) for r in rows.values()):
+        raise ValueError("rows must be a non-empty dict of row name -> dict of column -> value")
+    columns = list(dict.fromkeys(column for row in rows.values() for column in row))
+
+    def cell(value):
+        if value is None:
+            return "—"
+        return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(cell(row.get(column)) for column in columns) + " |"
+              for name, row in rows.items()]
+    return "\n".join(lines)
+
+
+def show_table(rows, digits=3):
+    """Display `rows` as a table in Jupyter (printed elsewhere); returns the Markdown text. See `table_markdown`."""
+    text = table_markdown(rows, digits)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+
+        if get_ipython() is not None:
+            display(Markdown(text))
+            return text
+    except ImportError:
+        pass
+    print(text)
+    return text
+
+
 # ---- VAE figures: plot_latent_map, interpolate_grid (written with the VAE lessons) ----
+
+def _encoder_means(model, images, batch_size=1000):
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return torch.cat([model.encode(images[i:i + batch_size].to(device))[0].cpu()
+                          for i in range(0, len(images), batch_size)])
+
+
+def latent_coordinates(model, images, batch_size=1000):
+    """2-D coordinates of `images` (N x 1 x 28 x 28) in `model`'s latent space: the encoder means (N x 2) when
+    latent_dim is 2, else the means projected on their first two principal components. Returns (coords, axis names)."""
+    means = _encoder_means(model, images, batch_size).double()
+    if means.shape[1] == 2:
+        return means.float(), ("$z_1$", "$z_2$")
+    if means.shape[1] == 1 or len(means) < 2:
+        raise ValueError("the latent map needs at least 2 latent dimensions and 2 images")
+    centered = means - means.mean(dim=0)
+    _, _, vt = torch.linalg.svd(centered, full_matrices=False)
+    return (centered @ vt[:2].T).float(), ("principal component 1", "principal component 2")
+
+
+def plot_latent_map(model, images, labels, ax=None, figsize=(5.5, 5), title=None, s=4, alpha=0.7):
+    """Scatter where the encoder puts each image (its mean code), coloured by its digit label; returns (fig, ax).
+
+    images: N x 1 x 28 x 28; labels: N integers 0-9. With latent_dim > 2 the codes are projected on their
+    first two principal components (see `latent_coordinates`).
+    """
+    labels = torch.as_tensor(labels).cpu()
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape (N,) with N = {len(images)} images, got {tuple(labels.shape)}")
+    coords, (x_name, y_name) = latent_coordinates(model, images)
+    fig, ax = _axes(ax, figsize)
+    points = ax.scatter(coords[:, 0].numpy(), coords[:, 1].numpy(), c=labels.numpy(), cmap="tab10", vmin=-0.5,
+                        vmax=9.5, s=s, alpha=alpha)
+    fig.colorbar(points, ax=ax, ticks=range(10), label="digit")
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    ax.set_title(title or "where the encoder puts each digit")
+    return fig, ax
+
+
+def interpolate_grid(model, starts, ends, steps=8):
+    """Decoded images along straight lines in latent space, from the code of each image in `starts` to the code
+    of the matching image in `ends` (both N x 1 x 28 x 28; codes = encoder means).
+
+    Returns (N * steps) x 1 x 28 x 28 Bernoulli means, row by row: show with ``show_images(images, nrow=steps)``.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2 (the two ends included), got {steps!r}")
+    if torch.as_tensor(starts).shape != torch.as_tensor(ends).shape:
+        raise ValueError(f"starts and ends must have the same shape, got {tuple(starts.shape)} and {tuple(ends.shape)}")
+    a, b = _encoder_means(model, starts), _encoder_means(model, ends)
+    t = torch.linspace(0, 1, steps).view(1, steps, 1)
+    z = ((1 - t) * a.unsqueeze(1) + t * b.unsqueeze(1)).reshape(len(a) * steps, -1)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return torch.sigmoid(model.decode(z.to(device))).cpu()

@@ -1,0 +1,248 @@
+"""The VAE exercises' checkers (notebooks 01 and 02): they pass correct solutions written in different ways
+(deterministically, although reparameterize, elbo and iwae_bound are random) and fail typical mistakes."""
+import inspect
+import math
+
+import pytest
+import torch
+from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch.nn import functional as F
+
+from tutorial_lib.checks import check_elbo, check_gaussian_kl, check_iwae_bound, check_reparameterize
+
+
+@pytest.fixture(autouse=True)
+def lenient(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_CHECKS_STRICT", raising=False)
+
+
+def passes(checker, fn, capsys):
+    result = checker(fn)
+    out = capsys.readouterr().out
+    assert result is True, out
+    assert out.startswith("✅")
+    return out
+
+
+def fails(checker, fn, capsys):
+    result = checker(fn)
+    out = capsys.readouterr().out
+    assert result is False, out
+    assert out.startswith("❌") and "Hint:" in out
+    return out
+
+
+def test_strict_mode_raises_and_the_stub_is_not_yet(monkeypatch, capsys):
+    def stub(*args, **kwargs):
+        raise NotImplementedError
+
+    for checker in (check_gaussian_kl, check_reparameterize, check_elbo, check_iwae_bound):
+        assert checker(stub) is False
+        assert "⏳" in capsys.readouterr().out
+        assert checker("not a function") is False
+        assert "pass your function itself" in capsys.readouterr().out
+    monkeypatch.setenv("TUTORIAL_CHECKS_STRICT", "1")
+    with pytest.raises(AssertionError, match="check_gaussian_kl failed"):
+        check_gaussian_kl(lambda mu, logvar: mu.sum(1))
+    with pytest.raises(AssertionError, match="check_reparameterize failed"):
+        check_reparameterize(lambda mu, logvar: mu)
+
+
+# ---- gaussian_kl ----
+
+def kl_with_distributions(mu, logvar):
+    return kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(torch.zeros_like(mu), 1.0)).sum(dim=1)
+
+
+def kl_with_a_loop(mu, logvar):
+    rows = []
+    for m_row, lv_row in zip(mu.tolist(), logvar.tolist()):
+        rows.append(sum(0.5 * (m * m + math.exp(lv) - 1 - lv) for m, lv in zip(m_row, lv_row)))
+    return torch.tensor(rows)
+
+
+@pytest.mark.parametrize("solution", [kl_with_distributions, kl_with_a_loop])
+def test_check_gaussian_kl_passes_correct_solutions(solution, capsys):
+    passes(check_gaussian_kl, solution, capsys)
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).mean(dim=1),       # mean, not sum, over dims
+    lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(),              # one number for the batch
+    lambda mu, logvar: (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1),               # no 1/2
+    lambda mu, logvar: 0.5 * (mu ** 2 + logvar ** 2 - 1 - logvar).sum(dim=1),          # logvar read as sigma
+    lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - 1 + logvar).sum(dim=1),         # sign of log sigma^2
+    lambda mu, logvar: 0.5 * (mu ** 2 + logvar.exp() - logvar).sum(dim=1),             # forgot the -1
+    lambda mu, logvar: -0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(dim=1),        # the negative KL
+])
+def test_check_gaussian_kl_fails_typical_mistakes(mistake, capsys):
+    fails(check_gaussian_kl, mistake, capsys)
+
+
+# ---- reparameterize ----
+
+def reparam_randn_like(mu, logvar):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def reparam_sqrt_of_variance(mu, logvar):
+    eps = torch.randn(mu.shape)
+    return mu + eps * logvar.exp().sqrt()
+
+
+def reparam_rsample(mu, logvar):
+    return Normal(mu, torch.exp(logvar / 2)).rsample()
+
+
+def reparam_box_muller(mu, logvar):
+    """Another source of normal noise (different numbers from randn under the same seed)."""
+    u1, u2 = torch.rand_like(mu).clamp_min(1e-12), torch.rand_like(mu)
+    eps = torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * math.pi * u2)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+@pytest.mark.parametrize("solution", [reparam_randn_like, reparam_sqrt_of_variance, reparam_rsample,
+                                      reparam_box_muller])
+def test_check_reparameterize_passes_correct_solutions_every_time(solution, capsys):
+    for _ in range(2):  # deterministic: the checker seeds the draws
+        passes(check_reparameterize, solution, capsys)
+
+
+@pytest.mark.parametrize("mistake, case", [
+    (lambda mu, logvar: mu + logvar.exp() * torch.randn_like(mu), "variance"),              # the variance as std
+    (lambda mu, logvar: mu + logvar * torch.randn_like(mu), "variance"),                      # logvar as std
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.rand_like(mu), "mean"),         # uniform noise
+    (lambda mu, logvar: Normal(mu, torch.exp(0.5 * logvar)).sample(), "gradients"),          # no gradient path
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar).detach() * torch.randn_like(mu), "gradients"),
+    (lambda mu, logvar: mu, "variance"),                                                     # no noise at all
+    (lambda mu, logvar: (mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)).mean(dim=1), "shape"),
+    (lambda mu, logvar: mu + torch.exp(0.5 * logvar) * torch.randn(1, mu.shape[1]), "mean"),  # one eps per batch
+])
+def test_check_reparameterize_fails_typical_mistakes(mistake, case, capsys):
+    out = fails(check_reparameterize, mistake, capsys)
+    assert case in out.split("Hint")[0]
+
+
+def test_check_reparameterize_notices_frozen_noise(capsys):
+    def frozen(mu, logvar):
+        g = torch.Generator().manual_seed(0)
+        return mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=g)
+
+    out = fails(check_reparameterize, frozen, capsys)
+    assert "different noise" in out
+
+
+# ---- elbo ----
+
+def elbo_with_distributions(model, x, beta=1.0):
+    """Independent solution: torch.distributions for the sample, the likelihood and the KL."""
+    mu, logvar = model.encode(x)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    logits = model.decode(q.rsample())
+    log_px_z = Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
+    return log_px_z - beta * kl_divergence(q, Normal(torch.zeros_like(mu), 1.0)).sum(1)
+
+
+def elbo_with_forward(model, x, beta=1.0):
+    logits, mu, logvar = model(x)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(dim=(1, 2, 3))
+    return log_px_z - beta * 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)
+
+
+@pytest.mark.parametrize("solution", [elbo_with_distributions, elbo_with_forward])
+def test_check_elbo_passes_correct_solutions(solution, capsys):
+    passes(check_elbo, solution, capsys)
+
+
+def elbo_at_the_mean(model, x, beta=1.0):  # forgets to sample z
+    mu, logvar = model.encode(x)
+    log_px_z = Bernoulli(logits=model.decode(mu)).log_prob(x).flatten(1).sum(1)
+    return log_px_z - beta * 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda model, x, beta=1.0: elbo_with_forward(model, x, beta).mean(),               # mean over the batch
+    lambda model, x, beta=1.0: -elbo_with_forward(model, x, beta),                     # the loss, not the ELBO
+    lambda model, x, beta=1.0: elbo_with_forward(model, x, 1.0),                       # ignores beta
+    lambda model, x, beta=1.0: elbo_with_forward(model, x, -beta),                     # adds the KL
+    elbo_at_the_mean,
+    lambda model, x, beta=1.0: elbo_with_forward(model, x, beta) + 0 * model.decode(model.encode(x)[0]).sum()
+    - F.binary_cross_entropy(torch.sigmoid(model(x)[0]), x, reduction="none").sum((1, 2, 3)) * 0.0
+    - ((torch.sigmoid(model(x)[0]) - x) ** 2).sum((1, 2, 3)),                           # an extra squared error
+])
+def test_check_elbo_fails_typical_mistakes(mistake, capsys):
+    fails(check_elbo, mistake, capsys)
+
+
+# ---- iwae_bound ----
+
+def iwae_with_distributions(model, x, k):
+    """Independent solution: torch.distributions log-densities, a loop over samples, logsumexp."""
+    mu, logvar = model.encode(x)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    log_w = []
+    for _ in range(k):
+        z = q.rsample()
+        log_px_z = Bernoulli(logits=model.decode(z)).log_prob(x).flatten(1).sum(1)
+        log_w.append(log_px_z + Normal(0.0, 1.0).log_prob(z).sum(1) - q.log_prob(z).sum(1))
+    return torch.logsumexp(torch.stack(log_w), dim=0) - math.log(k)
+
+
+def iwae_vectorized(model, x, k):
+    mu, logvar = model.encode(x)
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn(k, *mu.shape)
+    z = mu + std * eps
+    logits = model.decode(z.flatten(0, 1)).view(k, len(x), 1, 28, 28)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum((2, 3, 4))
+    log_pz = (-0.5 * z ** 2 - 0.5 * math.log(2 * math.pi)).sum(-1)
+    log_qz = (-0.5 * eps ** 2 - 0.5 * math.log(2 * math.pi) - 0.5 * logvar).sum(-1)
+    return torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)
+
+
+@pytest.mark.parametrize("solution", [iwae_with_distributions, iwae_vectorized])
+def test_check_iwae_bound_passes_correct_solutions(solution, capsys):
+    passes(check_iwae_bound, solution, capsys)
+
+
+def _log_weights(model, x, k, drop_constant=False, drop_logvar=False):
+    mu, logvar = model.encode(x)
+    eps = torch.randn(k, *mu.shape)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    logits = model.decode(z.flatten(0, 1)).view(k, len(x), 1, 28, 28)
+    log_px_z = -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum((2, 3, 4))
+    log_pz = (-0.5 * z ** 2 - 0.5 * math.log(2 * math.pi)).sum(-1)
+    log_qz = (-0.5 * eps ** 2 - (0 if drop_constant else 0.5 * math.log(2 * math.pi))
+              - (0 if drop_logvar else 0.5 * logvar)).sum(-1)
+    return log_px_z + log_pz - log_qz
+
+
+@pytest.mark.parametrize("mistake", [
+    lambda model, x, k: torch.logsumexp(_log_weights(model, x, k), dim=0),                       # forgot -log k
+    lambda model, x, k: _log_weights(model, x, k).mean(dim=0),                                  # the ELBO again
+    lambda model, x, k: torch.log(torch.exp(_log_weights(model, x, k)).mean(dim=0)),             # underflows
+    lambda model, x, k: torch.logsumexp(_log_weights(model, x, k, drop_constant=True), 0) - math.log(k),
+    lambda model, x, k: torch.logsumexp(_log_weights(model, x, k, drop_logvar=True), 0) - math.log(k),
+    lambda model, x, k: torch.logsumexp(_log_weights(model, x, k), dim=1) - math.log(k),         # wrong axis
+    lambda model, x, k: torch.logsumexp(_log_weights(model, x, k), dim=0).mean() - math.log(k),  # one number
+])
+def test_check_iwae_bound_fails_typical_mistakes(mistake, capsys):
+    fails(check_iwae_bound, mistake, capsys)
+
+
+# ---- feedback never shows solution code ----
+
+@pytest.mark.parametrize("checker, wrong", [
+    (check_gaussian_kl, lambda mu, logvar: (mu ** 2).sum(1)),
+    (check_elbo, lambda model, x, beta=1.0: elbo_with_forward(model, x, beta).mean()),
+])
+def test_feedback_never_shows_the_library_solution(checker, wrong, capsys):
+    from tutorial_lib import vae
+
+    checker(wrong)
+    out = capsys.readouterr().out
+    for fn in (vae.gaussian_kl, vae.elbo, vae.reparameterize, vae.iwae_bound):
+        body = inspect.getsource(fn).split('"""')[-1]  # the code after the docstring
+        for line in body.splitlines():
+            if len(line.strip()) > 15:
+                assert line.strip() not in out

@@ -1,0 +1,247 @@
+"""Generative adversarial networks: the losses, the gradient penalty, the optimal discriminator on a grid,
+and small generator/discriminator networks for 2-D points and 28 x 28 MNIST images.
+
+Conventions. A discriminator (or critic) returns one real number per input, a *logit* (N,); for the
+"minimax" and "nonsaturating" losses D(x) = sigmoid(logit) is the probability that x is real. Every loss
+is a scalar to MINIMIZE (the discriminator's and the generator's optimizers both descend).
+
+| kind            | discriminator loss                         | generator loss          |
+|-----------------|--------------------------------------------|-------------------------|
+| "minimax"       | -E log D(x) - E log(1 - D(G(z)))           | E log(1 - D(G(z)))      |
+| "nonsaturating" | same as minimax                            | -E log D(G(z))          |
+| "wasserstein"   | E f(G(z)) - E f(x)                         | -E f(G(z))              |
+| "hinge"         | E relu(1 - f(x)) + E relu(1 + f(G(z)))     | -E f(G(z))              |
+
+Image generators output images in [0, 1] (the data's convention); the image discriminator rescales its
+input to [-1, 1] itself, so no notebook converts anything.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+LOSS_KINDS = ("minimax", "nonsaturating", "wasserstein", "hinge")
+
+
+def _check_kind(kind):
+    if kind not in LOSS_KINDS:
+        raise ValueError(f"Unknown GAN loss kind {kind!r}: use one of {LOSS_KINDS}.")
+
+
+def _check_logits(name, logits):
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of discriminator outputs (N,), got {type(logits).__name__}")
+    if logits.numel() == 0:
+        raise ValueError(f"{name} is empty: pass at least one discriminator output")
+    if logits.dim() > 2 or (logits.dim() == 2 and logits.shape[1] != 1):
+        raise ValueError(f"{name} must have shape (N,) or (N, 1) (one output per sample), got {tuple(logits.shape)}")
+
+
+# ---- losses ----
+
+def discriminator_loss(real_logits, fake_logits, kind="nonsaturating"):
+    """The discriminator's (critic's) loss to minimize, a scalar: see the table in the module docstring.
+
+    real_logits: (N,) outputs on real data; fake_logits: (M,) outputs on generated data.
+    """
+    _check_kind(kind)
+    _check_logits("real_logits", real_logits)
+    _check_logits("fake_logits", fake_logits)
+    if kind in ("minimax", "nonsaturating"):
+        # -log sigmoid(a) = softplus(-a) and -log(1 - sigmoid(a)) = softplus(a), computed stably.
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if kind == "wasserstein":
+        return fake_logits.mean() - real_logits.mean()
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def generator_loss(fake_logits, kind="nonsaturating"):
+    """The generator's loss to minimize, a scalar, from the discriminator's outputs on generated data (N,).
+
+    "minimax" is the saturating E log(1 - D(G(z))) of the original game; "nonsaturating" is -E log D(G(z)).
+    """
+    _check_kind(kind)
+    _check_logits("fake_logits", fake_logits)
+    if kind == "minimax":
+        return -F.softplus(fake_logits).mean()  # log(1 - sigmoid(a)) = -softplus(a)
+    if kind == "nonsaturating":
+        return F.softplus(-fake_logits).mean()  # -log sigmoid(a) = softplus(-a)
+    return -fake_logits.mean()  # wasserstein and hinge
+
+
+def gradient_penalty(critic, real, fake, alpha=None):
+    """WGAN-GP penalty (Gulrajani et al. 2017): mean over samples of (||grad_x critic(x_hat)||_2 - 1)^2.
+
+    x_hat = alpha * real + (1 - alpha) * fake with one alpha ~ U(0, 1) per sample (or the given `alpha`, (N,)).
+    real, fake: N x ... (same shape). The result stays differentiable w.r.t. the critic's weights.
+    """
+    if not isinstance(real, torch.Tensor) or not isinstance(fake, torch.Tensor) or real.shape != fake.shape:
+        raise ValueError(f"real and fake must be tensors of the same shape N x ..., got "
+                         f"{tuple(getattr(real, 'shape', ()))} and {tuple(getattr(fake, 'shape', ()))}")
+    n = len(real)
+    if alpha is None:
+        alpha = torch.rand(n, device=real.device, dtype=real.dtype)
+    elif alpha.shape != (n,):
+        raise ValueError(f"alpha must have shape ({n},) (one weight per sample), got {tuple(alpha.shape)}")
+    alpha = alpha.view(n, *([1] * (real.dim() - 1)))
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    return ((grad.flatten(start_dim=1).norm(dim=1) - 1) ** 2).mean()
+
+
+# ---- the optimal discriminator and the JSD, for densities tabulated on a grid (notebook 03) ----
+
+def optimal_discriminator(p_data, p_model):
+    """D*(x) = p_data(x) / (p_data(x) + p_model(x)) elementwise; 1/2 where both densities are 0."""
+    p_data, p_model = torch.as_tensor(p_data), torch.as_tensor(p_model)
+    total = p_data + p_model
+    return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
+
+
+def value_function(d, p_data, p_model, dx):
+    """V(G, D) = int p_data log D + p_model log(1 - D) dx by a Riemann sum over a grid of spacing `dx`.
+
+    D is clipped to [eps, 1 - eps] (eps: the dtype's machine epsilon) so that a D* that rounds to exactly 1
+    where p_model is only numerically nonzero (1e-30, say) adds a negligible term instead of -inf.
+    """
+    d, p_data, p_model = torch.as_tensor(d), torch.as_tensor(p_data), torch.as_tensor(p_model)
+    eps = torch.finfo(d.dtype).eps
+    d = d.clamp(eps, 1 - eps)
+    return (torch.xlogy(p_data, d) + torch.xlogy(p_model, 1 - d)).sum() * dx
+
+
+def js_divergence(p, q, dx):
+    """Jensen-Shannon divergence (nats) of two densities tabulated on a grid of spacing `dx` (Riemann sum).
+
+    JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2; between 0 and log 2.
+    """
+    p, q = torch.as_tensor(p), torch.as_tensor(q)
+    m = (p + q) / 2
+    safe_m = m.clamp_min(torch.finfo(m.dtype).tiny)
+    kl_p = (torch.xlogy(p, p) - torch.xlogy(p, safe_m)).sum() * dx
+    kl_q = (torch.xlogy(q, q) - torch.xlogy(q, safe_m)).sum() * dx
+    return (kl_p + kl_q) / 2
+
+
+# ---- networks ----
+
+def _maybe_sn(layer, spectral_norm):
+    return _spectral_norm(layer) if spectral_norm else layer
+
+
+def _latent(n, latent_dim, device, generator):
+    """n x latent_dim standard normal noise on `device` (drawn with the torch.Generator `generator` if given)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    if generator is None:
+        return torch.randn(n, latent_dim, device=device)
+    return torch.randn(n, latent_dim, generator=generator, device=generator.device).to(device)
+
+
+class _Sampler(nn.Module):
+    """What every course generator shares: `latent_dim`, `config` and `sample(n, generator=None)`."""
+
+    def sample(self, n, generator=None):
+        """`n` samples G(z), z ~ N(0, I), without gradients and in eval mode (the mode is restored after)."""
+        device = next(self.parameters()).device
+        z = _latent(n, self.latent_dim, device, generator)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self(z)
+        finally:
+            self.train(was_training)
+
+
+class MLPGenerator(_Sampler):
+    """z (N x latent_dim) -> points (N x out_dim): `depth` hidden ReLU layers of width `hidden`, linear output."""
+
+    def __init__(self, latent_dim=2, hidden=128, depth=3, out_dim=2):
+        super().__init__()
+        self.config = dict(latent_dim=latent_dim, hidden=hidden, depth=depth, out_dim=out_dim)
+        self.latent_dim = latent_dim
+        layers, width = [], latent_dim
+        for _ in range(depth):
+            layers += [nn.Linear(width, hidden), nn.ReLU()]
+            width = hidden
+        self.net = nn.Sequential(*layers, nn.Linear(width, out_dim))
+
+    def forward(self, z):
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """points (N x in_dim * pack) -> logits (N,): `depth` hidden LeakyReLU(0.2) layers of width `hidden`.
+
+    pack: how many samples it sees at once (PacGAN), concatenated into one input. spectral_norm: normalize
+    every linear layer's largest singular value to 1 (Miyato et al. 2018).
+    """
+
+    def __init__(self, in_dim=2, hidden=128, depth=3, spectral_norm=False, pack=1):
+        super().__init__()
+        self.config = dict(in_dim=in_dim, hidden=hidden, depth=depth, spectral_norm=spectral_norm, pack=pack)
+        self.pack = pack
+        layers, width = [], in_dim * pack
+        for _ in range(depth):
+            layers += [_maybe_sn(nn.Linear(width, hidden), spectral_norm), nn.LeakyReLU(0.2)]
+            width = hidden
+        self.net = nn.Sequential(*layers, _maybe_sn(nn.Linear(width, 1), spectral_norm))
+
+    def forward(self, x):
+        if x.dim() != 2 or x.shape[1] != self.net[0].in_features:
+            raise ValueError(f"expected inputs N x {self.net[0].in_features} (in_dim {self.config['in_dim']} x "
+                             f"pack {self.pack}), got {tuple(x.shape)}")
+        return self.net(x).squeeze(1)
+
+
+#: The names the course design uses for the 2-D networks.
+mlp_generator, mlp_discriminator = MLPGenerator, MLPDiscriminator
+
+
+class DCGANGenerator(_Sampler):
+    """z (N x latent_dim) -> images N x 1 x 28 x 28 in [0, 1] (Radford et al. 2016, shrunk for MNIST).
+
+    Linear to 2*width x 7 x 7, then two stride-2 transposed convolutions (7 -> 14 -> 28) with batch norm and
+    ReLU between; the output is (tanh + 1) / 2. width=32, latent_dim=64: about 0.24 M parameters.
+    """
+
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__()
+        self.config = dict(latent_dim=latent_dim, width=width)
+        self.latent_dim = latent_dim
+        self.project = nn.Sequential(nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
+                                     nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
+        self.net = nn.Sequential(
+            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1))
+
+    def forward(self, z):
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
+        return (torch.tanh(self.net(self.project(z))) + 1) / 2
+
+
+class DCGANDiscriminator(nn.Module):
+    """images N x pack x 28 x 28 in [0, 1] -> logits (N,).
+
+    Two stride-2 convolutions (28 -> 14 -> 7, width then 2*width channels, LeakyReLU(0.2), no batch norm so
+    that it also serves as a WGAN-GP critic), then a linear layer. spectral_norm: on every layer. pack: how
+    many images it sees at once (PacGAN), stacked as channels.
+    """
+
+    def __init__(self, width=32, spectral_norm=False, pack=1):
+        super().__init__()
+        self.config = dict(width=width, spectral_norm=spectral_norm, pack=pack)
+        self.pack = pack
+        self.net = nn.Sequential(
+            _maybe_sn(nn.Conv2d(pack, width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
+            _maybe_sn(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
+            nn.Flatten(), _maybe_sn(nn.Linear(2 * width * 7 * 7, 1), spectral_norm))
+
+    def forward(self, x):
+        if x.dim() != 4 or x.shape[1:] != (self.pack, 28, 28):
+            raise ValueError(f"expected images N x {self.pack} x 28 x 28 (pack={self.pack}), got {tuple(x.shape)}")
+        return self.net(x * 2 - 1).squeeze(1)

@@ -1,0 +1,221 @@
+"""Variational autoencoders: the Gaussian encoder, the Bernoulli decoder, the ELBO and the IWAE bound.
+
+Shapes: images x are N x 1 x 28 x 28 with values in [0, 1] (binary, or grey levels read as Bernoulli
+means); latent codes z are N x D. Every bound is returned per image, in nats, as a tensor of shape (N,).
+"""
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ARCHS = ("mlp", "conv")
+ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh}
+IMAGE_SHAPE = (1, 28, 28)
+_LOG_2PI = math.log(2 * math.pi)
+
+
+def _check_gaussian(mu, logvar):
+    if not (torch.is_tensor(mu) and torch.is_tensor(logvar)):
+        raise TypeError(f"mu and logvar must be tensors, got {type(mu).__name__} and {type(logvar).__name__}")
+    if mu.dim() != 2 or mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar must both have shape N x D (one row per image), got {tuple(mu.shape)} and "
+                         f"{tuple(logvar.shape)}")
+
+
+def _check_images(x, name="x"):
+    if not torch.is_tensor(x) or x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
+        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+        raise ValueError(f"{name} must be a tensor of shape N x 1 x 28 x 28, got {shape}; reshape flat images "
+                         "with x.view(-1, 1, 28, 28).")
+
+
+def reparameterize(mu, logvar, eps=None):
+    """A sample z = mu + sigma * eps of q(z|x) = N(mu, diag(exp(logvar))), differentiable in mu and logvar.
+
+    mu, logvar: N x D. eps: the standard-normal noise N x D (drawn fresh when None). Returns z, N x D.
+    """
+    _check_gaussian(mu, logvar)
+    if eps is None:
+        eps = torch.randn_like(mu)
+    elif eps.shape != mu.shape:
+        raise ValueError(f"eps must have the shape of mu {tuple(mu.shape)}, got {tuple(eps.shape)}")
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def gaussian_kl(mu, logvar):
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) in nats, summed over the D latent dimensions.
+
+    mu, logvar: N x D. Returns (N,): 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).
+    """
+    _check_gaussian(mu, logvar)
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+
+
+def bernoulli_log_likelihood(logits, x):
+    """log p(x | logits) of independent Bernoulli pixels, summed over every non-batch dimension.
+
+    logits: N x ... (decoder outputs before the sigmoid); x: same shape, values in [0, 1] (grey levels give the
+    cross-entropy the pytorch/examples VAE reports). Returns (N,).
+    """
+    if not (torch.is_tensor(logits) and torch.is_tensor(x)):
+        raise TypeError("logits and x must be tensors")
+    if logits.shape != x.shape or logits.dim() < 2:
+        raise ValueError(f"logits and x must have the same shape N x ..., got {tuple(logits.shape)} and "
+                         f"{tuple(x.shape)}; decode to N x 1 x 28 x 28 logits for N x 1 x 28 x 28 images.")
+    x = x.to(logits.dtype)
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(start_dim=1).sum(dim=1)
+
+
+def _mlp(sizes, activation, last_activation=False):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2 or last_activation:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+class VAE(nn.Module):
+    """A VAE for 28 x 28 images: Gaussian encoder q(z|x), standard-normal prior, Bernoulli decoder p(x|z).
+
+    latent_dim: D. arch: the encoder, "mlp" (fully connected: 784 -> `hidden` x `layers` -> mu and logvar; with the
+    defaults the pytorch/examples VAE) or "conv" (two stride-2 convolutions with `channels` and 2 x `channels`
+    filters, 28 -> 14 -> 7 pixels, then `hidden` x `layers` units). decoder: "mlp" or "conv" (the mirror image,
+    with transposed convolutions); None means the same as `arch`. activation: of the hidden layers, one of
+    "relu" (pytorch/examples), "elu", "silu", "tanh".
+    ``VAE(**model.config)`` rebuilds the same architecture.
+    """
+
+    def __init__(self, latent_dim=20, arch="mlp", hidden=400, layers=1, channels=32, decoder=None,
+                 activation="relu"):
+        super().__init__()
+        for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("layers", layers),
+                            ("channels", channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        decoder = arch if decoder is None else decoder
+        for name, value in (("arch", arch), ("decoder", decoder)):
+            if value not in ARCHS:
+                raise ValueError(f"Unknown {name} {value!r}: use one of {ARCHS}.")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"Unknown activation {activation!r}: use one of {tuple(ACTIVATIONS)}.")
+        self.config = {"latent_dim": latent_dim, "arch": arch, "hidden": hidden, "layers": layers,
+                       "channels": channels, "decoder": decoder, "activation": activation}
+        act = ACTIVATIONS[activation]
+        self.latent_dim = latent_dim
+        c = channels
+        if arch == "mlp":
+            self.encoder = nn.Sequential(nn.Flatten(), _mlp([784] + [hidden] * layers, act, last_activation=True))
+        else:
+            self.encoder = nn.Sequential(
+                nn.Conv2d(1, c, 4, stride=2, padding=1), act(),           # c x 14 x 14
+                nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), act(),       # 2c x 7 x 7
+                nn.Flatten(), _mlp([2 * c * 49] + [hidden] * layers, act, last_activation=True))
+        if decoder == "mlp":
+            self.decoder = nn.Sequential(_mlp([latent_dim] + [hidden] * layers + [784], act),
+                                         nn.Unflatten(1, IMAGE_SHAPE))
+        else:
+            self.decoder = nn.Sequential(
+                _mlp([latent_dim] + [hidden] * layers + [2 * c * 49], act, last_activation=True),
+                nn.Unflatten(1, (2 * c, 7, 7)),
+                nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), act(),  # c x 14 x 14
+                nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1))                # 1 x 28 x 28
+        self.to_mu = nn.Linear(hidden, latent_dim)
+        self.to_logvar = nn.Linear(hidden, latent_dim)
+
+    def encode(self, x):
+        """x: N x 1 x 28 x 28 -> (mu, logvar) of q(z|x), each N x latent_dim."""
+        _check_images(x)
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z):
+        """z: N x latent_dim -> logits of the Bernoulli pixel means, N x 1 x 28 x 28."""
+        if not torch.is_tensor(z) or z.dim() != 2 or z.shape[1] != self.latent_dim:
+            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
+            raise ValueError(f"z must have shape N x {self.latent_dim} (this model's latent_dim), got {shape}")
+        return self.decoder(z)
+
+    def forward(self, x):
+        """x: N x 1 x 28 x 28 -> (logits N x 1 x 28 x 28, mu, logvar) with z drawn by the reparameterization."""
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar)), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n, generator=None):
+        """n new images: sigmoid(decode(z)) for z ~ N(0, I), the Bernoulli means, N x 1 x 28 x 28 in [0, 1]."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator,
+                        device=generator.device if generator is not None else device)
+        return torch.sigmoid(self.decode(z.to(device)))
+
+    @torch.no_grad()
+    def reconstruct(self, x):
+        """The Bernoulli means decoded from the encoder's mean code: sigmoid(decode(mu(x))), N x 1 x 28 x 28."""
+        return torch.sigmoid(self.decode(self.encode(x)[0]))
+
+
+def _check_pixels(x):
+    _check_images(x)
+    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
+        raise ValueError(f"x must hold pixel values in [0, 1], got values in [{float(x.min()):g}, "
+                         f"{float(x.max()):g}]; images from tutorial_lib.data.load_mnist already are.")
+
+
+def elbo(model, x, beta=1.0):
+    """The single-sample ELBO of each image: log p(x|z) - beta * KL(q(z|x) || p(z)), z ~ q(z|x), in nats.
+
+    model: a VAE; x: N x 1 x 28 x 28 in [0, 1]; beta = 1 gives the ELBO, other values the beta-VAE objective.
+    Returns (N,); maximize its mean (minimize -elbo(...).mean()) to train.
+    """
+    _check_pixels(x)
+    logits, mu, logvar = model(x)
+    return bernoulli_log_likelihood(logits, x) - beta * gaussian_kl(mu, logvar)
+
+
+def _max_rows(n_images):
+    return max(1, 20_000 // max(n_images, 1))
+
+
+def iwae_bound(model, x, k):
+    """The importance-weighted bound (Burda et al. 2015) with k samples, per image, in nats:
+
+        log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_1..z_k ~ q(z|x),   computed with log-sum-exp.
+
+    k = 1 is a single-sample ELBO estimate; the bound rises towards log p(x) as k grows.
+    x: N x 1 x 28 x 28 in [0, 1]. Returns (N,). Samples are decoded in chunks, so large k fits in memory.
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer (the number of importance samples), got {k!r}")
+    _check_pixels(x)
+    mu, logvar = model.encode(x)
+    n, d = mu.shape
+    log_weights = []
+    for start in range(0, k, _max_rows(n)):
+        chunk = min(_max_rows(n), k - start)
+        eps = torch.randn(chunk, n, d, dtype=mu.dtype, device=mu.device)
+        z = mu + torch.exp(0.5 * logvar) * eps                                   # chunk x N x D
+        logits = model.decode(z.reshape(chunk * n, d))
+        log_px_z = bernoulli_log_likelihood(logits, x.repeat(chunk, 1, 1, 1)).view(chunk, n)
+        log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=2)
+        log_qz = -0.5 * (eps.pow(2) + _LOG_2PI + logvar).sum(dim=2)
+        log_weights.append(log_px_z + log_pz - log_qz)
+    return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)
+
+
+@torch.no_grad()
+def rate_distortion(model, x, batch_size=500):
+    """(rate, distortion) of `model` on images x, in nats per image: rate = mean KL(q(z|x) || p(z)),
+    distortion = mean -log p(x|z) with z ~ q(z|x) (one sample). Their sum is the mean negative ELBO."""
+    _check_pixels(x)
+    device = next(model.parameters()).device
+    rate = distortion = 0.0
+    for i in range(0, len(x), batch_size):
+        batch = x[i:i + batch_size].to(device)
+        logits, mu, logvar = model(batch)
+        rate += float(gaussian_kl(mu, logvar).double().sum())
+        distortion += float(-bernoulli_log_likelihood(logits, batch).double().sum())
+    return rate / len(x), distortion / len(x)
