@@ -44,13 +44,13 @@ pretrained: $(STAMP)
 	$(PY) scripts/train_pretrained.py
 
 bench-vae: $(STAMP)
-	$(PY) benchmarks/vae.py
+	$(PY) -m tutorial_lib.bench vae
 
 bench-gan2d: $(STAMP)
-	$(PY) benchmarks/gan2d.py
+	$(PY) -m tutorial_lib.bench gan2d
 
 bench-compare: $(STAMP)
-	$(PY) benchmarks/compare.py
+	$(PY) -m tutorial_lib.bench compare
 
 clean:
 	rm -rf build .pytest_cache data/checkpoints/*-fast.pt

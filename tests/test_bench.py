@@ -1,0 +1,62 @@
+"""`python -m tutorial_lib.bench`: the command line that runs the benchmark scripts (smoke runs, quick mode)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tutorial_lib import bench
+
+
+def run_bench(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "tutorial_lib.bench", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "CI": "true"})
+
+
+def test_every_benchmark_script_exists():
+    for name in bench.BENCHMARKS:
+        assert bench.script_path(name).is_file()
+
+
+def test_unknown_benchmark_is_a_clear_error():
+    with pytest.raises(ValueError, match="use one of"):
+        bench.script_path("fid")
+    result = run_bench("fid")
+    assert result.returncode == 2 and "Unknown benchmark 'fid'" in result.stderr
+
+
+def test_no_argument_prints_the_usage_and_fails():
+    result = run_bench()
+    assert result.returncode == 2 and "python -m tutorial_lib.bench gan2d" in result.stdout
+
+
+def test_options_reach_the_script():
+    result = run_bench("gan2d", "--help")
+    assert result.returncode == 0 and "--workers" in result.stdout
+
+
+def test_gan2d_quick_run_writes_its_table(tmp_path):
+    out = tmp_path / "gan2d.json"
+    result = run_bench("gan2d", "--quick", "--methods", "baseline", "--datasets", "ring", "--workers", "1",
+                       "--steps", "100", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["complete"] and report["steps"] == 300 and report["seeds"] == [0]  # --quick wins
+    (run,) = report["runs"]
+    assert (run["method"], run["dataset"], run["seed"]) == ("baseline", "ring", 0)
+    assert 0 <= run["ema"]["modes"] <= 8 and sum(run["raw"]["counts"]) <= 2500
+    assert set(report["meets_targets"]) == {"baseline / ring"}
+
+
+def test_compare_quick_run_writes_its_table_and_figure(tmp_path, mnist_available):
+    out = tmp_path / "compare.json"
+    result = run_bench("compare", "--quick", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["protocol"]["n"] == 500 and (tmp_path / "compare.png").stat().st_size > 10_000
+    rows = report["rows"]
+    assert set(rows) == {"real train (floor)", "vae", "beta_vae", "dcgan", "dcgan_sn"}
+    for name in ("vae", "beta_vae"):
+        assert rows[name]["nll"] <= rows[name]["neg_elbo"] + 1.0  # the IWAE bound is tighter than the ELBO
+    assert all(rows[name]["FID"] > rows["real train (floor)"]["FID"] for name in ("vae", "dcgan"))

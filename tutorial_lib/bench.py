@@ -1,0 +1,49 @@
+"""The course's benchmarks from the command line (they live in the repository's ``benchmarks/`` folder).
+
+    python -m tutorial_lib.bench vae        # benchmarks/vae.py: examples-comparable VAE vs the course's best
+    python -m tutorial_lib.bench gan2d      # benchmarks/gan2d.py: notebook 05's table at full length
+    python -m tutorial_lib.bench compare    # benchmarks/compare.py: notebook 06's table and sample grids
+    python -m tutorial_lib.bench gan2d --quick    # options go to the script (--help lists them)
+
+Each writes its JSON (and figures) to ``benchmarks/results/`` with the hardware it ran on.
+"""
+import runpy
+import sys
+from pathlib import Path
+
+BENCHMARKS = {"vae": "vae.py", "gan2d": "gan2d.py", "compare": "compare.py"}
+FOLDER = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def script_path(name):
+    """The path of benchmark `name` (one of BENCHMARKS); a clear error when it is unknown or not installed."""
+    if name not in BENCHMARKS:
+        raise ValueError(f"Unknown benchmark {name!r}: use one of {sorted(BENCHMARKS)}")
+    path = FOLDER / BENCHMARKS[name]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} is missing: the benchmarks ship with the course repository, not with the package. "
+            "Clone the repository and run `make test` (or `pip install -e .`) there.")
+    return path
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(__doc__.strip())
+        return 0 if argv else 2
+    try:
+        path = script_path(argv[0])
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    sys.argv = [str(path), *argv[1:]]
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
