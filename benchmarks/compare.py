@@ -9,7 +9,7 @@ and the nearest-training-neighbour distances. Writes benchmarks/results/compare.
 """
 import argparse
 import json
-import platform
+import os
 import time
 from pathlib import Path
 
@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from tutorial_lib.bench import cpu_name, load_average  # noqa: E402
 from tutorial_lib.data import load_mnist  # noqa: E402
 from tutorial_lib.metrics import mnist_features, nearest_neighbours, nll, sample_quality  # noqa: E402
 from tutorial_lib.plotting import show_images, table_markdown  # noqa: E402
@@ -44,7 +45,7 @@ def main():
         args.n, args.n_nll, args.k = 500, 100, 50
     torch.set_num_threads(args.threads)
     seed_everything(0)
-    start = time.perf_counter()
+    start, load_start = time.perf_counter(), load_average()
 
     train, test = load_mnist(train=True), load_mnist(train=False)
     real_test, real_train = test.images[:args.n], train.images[:args.n]
@@ -87,11 +88,15 @@ def main():
         "models": {name: PRETRAINED[name] for name in PRETRAINED},
         "training": {"retrained_here": args.train, "budget_s": sorted({i["budget_s"] for i in infos.values()}),
                      "trained_on": sorted({i.get("hardware", "?") for i in infos.values()})},
-        "hardware": f"{platform.processor() or platform.machine()}, {args.threads} threads (torch {torch.__version__})",
+        "hardware": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} threads (torch {torch.__version__})",
+        "load_average": {"start": load_start, "end": load_average()},
         "seconds": time.perf_counter() - start,
         "rows": rows,
     }
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    out = Path(args.out)
+    tmp = out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
     print(table_markdown(rows))
     print(f"wrote {args.out} and {png} in {result['seconds']:.0f} s")
 

@@ -21,20 +21,12 @@ from pathlib import Path
 
 import torch
 
+from tutorial_lib.bench import cpu_name
 from tutorial_lib.plotting import table_markdown
 from tutorial_lib.stabilize import BENCHMARK_STEPS, DATASETS, METHODS, TARGETS, config, run_many, summarize
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def finite(value):

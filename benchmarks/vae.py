@@ -40,6 +40,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tutorial_lib.bench import cpu_name, load_average  # noqa: E402
 from tutorial_lib.data import load_mnist, mnist_loader  # noqa: E402
 from tutorial_lib.metrics import nll  # noqa: E402
 from tutorial_lib.runtime import seed_everything  # noqa: E402
@@ -80,23 +81,6 @@ def train_and_track(name, recipe, loader, test_images, epochs, budget):
                         **recipe["train"])
     final = examples_test_loss(model, test_images)
     return model, history, curve, final
-
-
-def cpu_name():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average():
-    try:
-        return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
-        return None
 
 
 def main():

@@ -7,12 +7,33 @@
 
 Each writes its JSON (and figures) to ``benchmarks/results/`` with the hardware it ran on.
 """
+import os
+import platform
 import runpy
 import sys
 from pathlib import Path
 
 BENCHMARKS = {"vae": "vae.py", "gan2d": "gan2d.py", "compare": "compare.py"}
 FOLDER = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def cpu_name():
+    """The CPU's model name (from /proc/cpuinfo on Linux), for the hardware line of a benchmark's results."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def load_average():
+    """The 1, 5 and 15 minute load averages (None where the OS has none): was the machine quiet?"""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def script_path(name):

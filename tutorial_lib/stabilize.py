@@ -47,7 +47,7 @@ METHODS = {
 }
 
 #: Generator steps per run in benchmarks/gan2d.py (notebook 05 picks its own, shorter, with `by_mode`).
-BENCHMARK_STEPS = 40_000
+BENCHMARK_STEPS = 20_000
 
 #: What the course's best remedy should reach (mean over 3 seeds) within `seconds` per run on a 2-core CPU.
 #: PacGAN4 (Lin et al. 2018) reports 24.8 modes / 93.6 % on the grid and 7.8 / 95.9 % on the ring.
