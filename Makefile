@@ -48,6 +48,8 @@ bench-vae: $(STAMP)
 
 bench-gan2d: $(STAMP)
 	$(PY) -m tutorial_lib.bench gan2d
+	$(PY) -m tutorial_lib.bench gan2d --methods baseline --batch-size 512 --steps 15000 \
+	  --out benchmarks/results/gan2d-batch512.json
 
 bench-compare: $(STAMP)
 	$(PY) -m tutorial_lib.bench compare

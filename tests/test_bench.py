@@ -39,10 +39,12 @@ def test_options_reach_the_script():
 def test_gan2d_quick_run_writes_its_table(tmp_path):
     out = tmp_path / "gan2d.json"
     result = run_bench("gan2d", "--quick", "--methods", "baseline", "--datasets", "ring", "--workers", "1",
-                       "--steps", "100", "--out", str(out))
+                       "--steps", "100", "--lr-schedule", "cosine", "--batch-size", "64", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["complete"] and report["steps"] == 300 and report["seeds"] == [0]  # --quick wins
+    assert report["configs"]["baseline"]["lr_schedule"] == "cosine"
+    assert report["configs"]["baseline"]["batch_size"] == 64
     (run,) = report["runs"]
     assert (run["method"], run["dataset"], run["seed"]) == ("baseline", "ring", 0)
     assert 0 <= run["ema"]["modes"] <= 8 and sum(run["raw"]["counts"]) <= 2500

@@ -1,5 +1,6 @@
 """tutorial_lib.train.train_gan: alternating updates, n_critic, packing, the NaN guard, checkpoints and
 resuming, the wall-clock budget, callbacks, and both kinds of data (a tensor of points, a loader of images)."""
+import math
 import time
 
 import pytest
@@ -202,6 +203,25 @@ def test_time_is_up_and_start_or_resume_helpers(tmp_path):
     assert start_or_resume(tmp_path / "missing.pt") == History()
 
 
+def test_cosine_schedule_decays_both_learning_rates_to_zero(monkeypatch):
+    seen = {"g": [], "d": []}
+    step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen["d" if len(seen["d"]) == len(seen["g"]) else "g"].append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    g, d = tiny()
+    train_gan(g, d, points(), steps=4, lr_g=2e-3, lr_d=1e-3, lr_schedule="cosine", batch_size=8, device="cpu")
+    cosine = [(1 + math.cos(math.pi * i / 4)) / 2 for i in range(4)]  # 1, 0.85, 0.5, 0.15
+    assert seen["d"] == pytest.approx([1e-3 * c for c in cosine])
+    assert seen["g"] == pytest.approx([2e-3 * c for c in cosine])
+    seen = {"g": [], "d": []}
+    train_gan(g, d, points(), steps=3, lr_g=2e-3, lr_d=1e-3, batch_size=8, device="cpu")  # constant by default
+    assert seen == {"d": [1e-3] * 3, "g": [2e-3] * 3}
+
+
 def test_callback_every_k_steps():
     seen = []
     g, d = tiny()
@@ -252,6 +272,8 @@ def test_bad_arguments_are_explained():
         train_gan(g, d, torch.zeros(5), steps=1, device="cpu")
     with pytest.raises(ValueError, match="latent_dim"):
         train_gan(torch.nn.Linear(2, 2), d, points(), steps=1, device="cpu")
+    with pytest.raises(ValueError, match="Unknown lr_schedule"):
+        train_gan(g, d, points(), steps=1, lr_schedule="linear")
 
 
 def test_callback_time_is_not_training_time():

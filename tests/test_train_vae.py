@@ -135,14 +135,14 @@ def test_callback_runs_after_each_epoch_outside_the_clock():
 
 def test_cosine_schedule_follows_steps_or_budget_whichever_is_further():
     h = train.History(steps=0)
-    assert train._vae_lr(1e-3, "constant", h, 100, None, 50.0) == 1e-3
-    assert train._vae_lr(1e-3, "cosine", h, 100, None, 0.0) == pytest.approx(1e-3)
+    assert train._scheduled_lr(1e-3, "constant", h, 100, None, 50.0) == 1e-3
+    assert train._scheduled_lr(1e-3, "cosine", h, 100, None, 0.0) == pytest.approx(1e-3)
     h.steps = 50
-    assert train._vae_lr(1e-3, "cosine", h, 100, None, 0.0) == pytest.approx(0.5e-3)
-    assert train._vae_lr(1e-3, "cosine", h, 100, 10.0, 2.5) == pytest.approx(0.5e-3)  # steps are further
-    assert train._vae_lr(1e-3, "cosine", h, 100, 10.0, 7.5) == pytest.approx(1e-3 * (1 + math.cos(0.75 * math.pi)) / 2)
+    assert train._scheduled_lr(1e-3, "cosine", h, 100, None, 0.0) == pytest.approx(0.5e-3)
+    assert train._scheduled_lr(1e-3, "cosine", h, 100, 10.0, 2.5) == pytest.approx(0.5e-3)  # steps are further
+    assert train._scheduled_lr(1e-3, "cosine", h, 100, 10.0, 7.5) == pytest.approx(1e-3 * (1 + math.cos(0.75 * math.pi)) / 2)
     h.steps = 100
-    assert train._vae_lr(1e-3, "cosine", h, 100, None, 0.0) == pytest.approx(0.0, abs=1e-12)
+    assert train._scheduled_lr(1e-3, "cosine", h, 100, None, 0.0) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_normalized_images_are_a_clear_error():

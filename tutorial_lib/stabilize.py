@@ -28,7 +28,7 @@ DATASETS = {"ring": _data.ring, "grid": _data.grid}
 
 #: What every method shares (a method may override any of it).
 RECIPE = dict(latent_dim=2, hidden=128, depth=3, lr=1e-3, betas=(0.5, 0.999), batch_size=256, ema=0.999,
-              n_train=100_000, n_eval=2_500)
+              lr_schedule="constant", n_train=100_000, n_eval=2_500)
 
 #: The methods compared in notebook 05: options for the networks and for `train.train_gan`.
 #: - baseline: the non-saturating GAN of notebook 04 (Goodfellow et al. 2014);
@@ -54,7 +54,7 @@ BENCHMARK_STEPS = 20_000
 TARGETS = {"grid": {"modes": 25, "high_quality": 0.95, "seconds": 180},
            "ring": {"modes": 8, "high_quality": 0.97, "seconds": 180}}
 
-_TRAIN_OPTIONS = ("loss", "n_critic", "gp_weight", "pack", "betas", "batch_size")
+_TRAIN_OPTIONS = ("loss", "n_critic", "gp_weight", "pack", "betas", "batch_size", "lr_schedule")
 
 
 def config(method, **overrides):

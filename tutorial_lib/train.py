@@ -3,6 +3,7 @@
 Checkpoints are written atomically (a temporary file, then a rename), so an interrupted save never
 leaves a broken file, and are read back with ``torch.load(..., weights_only=True)``.
 """
+import math
 import os
 import tempfile
 import time
@@ -116,14 +117,15 @@ class Stopwatch:
         return False
 
 
-# ---- VAE training: train_vae (written with the VAE lessons) ----
-
-import math  # noqa: E402
-
 LR_SCHEDULES = ("constant", "cosine")
 
 
-def _vae_lr(lr, schedule, history, total_steps, max_seconds, elapsed):
+def _check_schedule(lr_schedule):
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"Unknown lr_schedule {lr_schedule!r}: use one of {LR_SCHEDULES}.")
+
+
+def _scheduled_lr(lr, schedule, history, total_steps, max_seconds, elapsed):
     """The learning rate of the next step: constant, or cosine-decayed to 0 over the run, where the run's progress
     is the larger of the fraction of steps done and the fraction of the time budget spent."""
     if schedule == "constant":
@@ -155,8 +157,7 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"Unknown lr_schedule {lr_schedule!r}: use one of {LR_SCHEDULES}.")
+    _check_schedule(lr_schedule)
     if not (beta >= 0 and lr > 0 and kl_warmup_steps >= 0):
         raise ValueError(f"need beta >= 0, lr > 0 and kl_warmup_steps >= 0, got beta={beta!r}, lr={lr!r}, "
                          f"kl_warmup_steps={kl_warmup_steps!r}")
@@ -193,8 +194,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
                         _check_pixels(x)  # once: a Bernoulli decoder needs images in [0, 1], not normalized ones
                         checked_input = True
                     for group in optimizer.param_groups:
-                        group["lr"] = _vae_lr(lr, lr_schedule, history, total_steps, max_seconds,
-                                              history.wall_time + time.perf_counter() - watch.start)
+                        group["lr"] = _scheduled_lr(lr, lr_schedule, history, total_steps, max_seconds,
+                                                    history.wall_time + time.perf_counter() - watch.start)
                     weight = beta * min(1.0, (history.steps + 1) / kl_warmup_steps) if kl_warmup_steps else beta
                     logits, mu, logvar = model(x)
                     reconstruction = -bernoulli_log_likelihood(logits, x).mean()
@@ -299,7 +300,7 @@ def _pack(x, pack):
 
 def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_critic=1, gp_weight=0.0, pack=1,
               lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64, device=None, checkpoint=None, resume=True,
-              max_seconds=None, callback=None, every=100):
+              max_seconds=None, lr_schedule="constant", callback=None, every=100):
     """Train a GAN with alternating updates (Adam on both sides); returns a `History`.
 
     Each of the `steps` generator steps follows `n_critic` discriminator steps, each on a fresh real batch and a
@@ -315,11 +316,14 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
     checkpoint: a path; written atomically at the end (also when interrupted), and when it exists (and
         `resume`) training continues from it up to `steps` in total.
     max_seconds: stop once the training wall time, resumed runs included, reaches this budget.
+    lr_schedule: "constant", or "cosine" (both learning rates decay to 0 at the end of the run, which is `steps` or
+        `max_seconds`, whichever comes first).
     callback: called as ``callback(step, generator, discriminator)`` after every `every` generator steps (e.g. to
         keep snapshots of samples); its time is not counted as training time.
     A NaN or infinite loss stops training with `TrainingDiverged`, naming a learning rate to try.
     """
     _check_kind(loss)
+    _check_schedule(lr_schedule)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
     for name, value in (("n_critic", n_critic), ("pack", pack), ("batch_size", batch_size), ("every", every)):
@@ -355,6 +359,10 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
     with Stopwatch(history) as watch:
         try:
             while history.steps < steps and not time_is_up(history, watch, max_seconds):
+                elapsed = history.wall_time + time.perf_counter() - watch.start
+                for optimizer, lr in ((opt_d, lr_d), (opt_g, lr_g)):
+                    for group in optimizer.param_groups:
+                        group["lr"] = _scheduled_lr(lr, lr_schedule, history, steps, max_seconds, elapsed)
                 d_losses, penalties = [], []
                 for _ in range(n_critic):
                     real = next(real_batches)
