@@ -191,3 +191,20 @@ def test_nll_is_mean_negative_iwae_bound():
     assert value == pytest.approx(float(expected), rel=1e-5)
     loader = [(x[:6], None), (x[6:], None)]
     assert metrics.nll(model, loader, k=8) > 0
+
+
+def test_negative_elbo_is_the_seeded_mean_of_minus_elbo_batch_by_batch():
+    vae = pytest.importorskip("tutorial_lib.vae")
+    torch.manual_seed(0)
+    model = vae.VAE(latent_dim=4)
+    x = torch.rand(10, 1, 28, 28)  # grey pixels, as in the pytorch/examples metric
+    value = metrics.negative_elbo(model, x, batch_size=4, seed=3)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        expected = -torch.cat([vae.elbo(model, x[i:i + 4]) for i in range(0, 10, 4)]).mean()
+    assert value == pytest.approx(float(expected), rel=1e-6)
+    assert metrics.negative_elbo(model, x, batch_size=4, seed=3) == value  # the seed makes it repeat
+    assert metrics.negative_elbo(model, [(x[:4], None), (x[4:8], None), (x[8:], None)], seed=3) == pytest.approx(value)
+    assert metrics.negative_elbo(model, x, seed=4) != value  # another seed, other codes
+    with pytest.raises(ValueError, match="negative_elbo got no images"):
+        metrics.negative_elbo(model, [])

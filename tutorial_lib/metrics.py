@@ -284,14 +284,9 @@ def sample_quality(real, fake, k=3, subsets=100, subset_size=1000, real_feats=No
 
 
 @torch.no_grad()
-def nll(model, data, k=1000, batch_size=100, device=None):
-    """Negative log-likelihood in nats per image, estimated by the IWAE bound with `k` samples (an upper bound).
-
-    data: a tensor N x 1 x 28 x 28 (binary, e.g. dynamically binarized MNIST) or an iterable of batches
-    (tensors, or (images, labels) pairs). Returns the mean of −iwae_bound(model, x, k) over all images.
-    """
-    from .vae import iwae_bound
-
+def _mean_per_image(model, data, batch_size, device, per_image, name):
+    """Mean over all images of ``per_image(model, x)`` (N,), batch by batch, with the model in eval mode.
+    data: a tensor N x 1 x 28 x 28 or an iterable of batches (tensors, or (images, labels) pairs)."""
     device = device or next(model.parameters()).device
     batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size)) if torch.is_tensor(data) else data
     total, count = 0.0, 0
@@ -300,13 +295,35 @@ def nll(model, data, k=1000, batch_size=100, device=None):
     try:
         for batch in batches:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            total += float(-iwae_bound(model, x.to(device), k).double().sum())
+            total += float(per_image(model, x.to(device)).double().sum())
             count += len(x)
     finally:
         model.train(was_training)
     if count == 0:
-        raise ValueError("nll got no images: pass a tensor N x 1 x 28 x 28 or a non-empty loader.")
+        raise ValueError(f"{name} got no images: pass a tensor N x 1 x 28 x 28 or a non-empty loader.")
     return total / count
+
+
+def nll(model, data, k=1000, batch_size=100, device=None):
+    """Negative log-likelihood in nats per image, estimated by the IWAE bound with `k` samples (an upper bound).
+
+    data: a tensor N x 1 x 28 x 28 (binary, e.g. dynamically binarized MNIST) or an iterable of batches
+    (tensors, or (images, labels) pairs). Returns the mean of −iwae_bound(model, x, k) over all images.
+    """
+    from .vae import iwae_bound
+
+    return _mean_per_image(model, data, batch_size, device, lambda m, x: -iwae_bound(m, x, k), "nll")
+
+
+def negative_elbo(model, data, batch_size=500, seed=0, device=None):
+    """The test loss of a VAE: mean −ELBO in nats per image, one sampled code per image (the pytorch/examples
+    metric on grey pixels: BCE summed over pixels + KL). data: as for `nll`. seed: seeds torch's random numbers
+    first, so that the estimate repeats (None: leave them as they are)."""
+    from .vae import elbo
+
+    if seed is not None:
+        torch.manual_seed(seed)
+    return _mean_per_image(model, data, batch_size, device, lambda m, x: -elbo(m, x), "negative_elbo")
 
 
 # ---- Questions the comparison asks: which digits, how sharp, copied or new, how many latent units ----
