@@ -12,7 +12,6 @@ import copy
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
 import torch
@@ -193,8 +192,10 @@ def run_many(methods, datasets, seeds, steps, workers=1, on_result=None, trace_e
                 on_result(results[-1])
     else:
         context = multiprocessing.get_context("spawn")  # safe in notebooks and on every OS
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            for result in pool.map(_run_quietly, jobs):
+        # A Pool (unlike a ProcessPoolExecutor) is terminated when the block exits, so an interrupt (Jupyter's stop
+        # button) stops the running jobs at once instead of waiting for them to finish.
+        with context.Pool(workers) as pool:
+            for result in pool.imap(_run_quietly, jobs):
                 results.append(result)
                 bar.update(1)
                 if on_result is not None:

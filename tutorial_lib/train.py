@@ -117,6 +117,8 @@ class Stopwatch:
         return False
 
 
+# ---- What both training loops share: the learning-rate schedule ----
+
 LR_SCHEDULES = ("constant", "cosine")
 
 
@@ -135,6 +137,8 @@ def _scheduled_lr(lr, schedule, history, total_steps, max_seconds, elapsed):
         done = max(done, elapsed / max_seconds)
     return lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
 
+
+# ---- VAE training: train_vae (written with the VAE lessons) ----
 
 def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=None, resume=True,
               max_seconds=None, kl_warmup_steps=0, lr_schedule="constant", callback=None):
