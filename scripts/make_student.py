@@ -4,9 +4,10 @@
     python scripts/make_student.py --nbgrader notebooks build/nbgrader   # nbgrader's source version
 
 An exercise is a markdown cell with a `### Exercise: <title>` heading, then a code cell tagged
-`solution` holding only imports and `def`s (each with a docstring), then a check cell calling
-`check_<name>(<function>)`. In the student edition each function keeps its decorators, signature
-and docstring, and its body becomes `raise NotImplementedError(...)`; full-line comments in the body
+`solution` holding only imports, `def`s and `class`es (each with a docstring; a class holds only
+documented methods), then a check cell calling `check_<name>(<function or class>)`. In the student
+edition each function and method keeps its decorators, signature and docstring, and its body becomes
+`raise NotImplementedError(...)`; full-line comments in the body
 that start with `# Hint` or `# TODO` are kept (they are part of the exercise text), every other
 line of the body goes. The cell's tag `solution` becomes `exercise`. Markdown is kept as it is,
 except the header's Colab/Binder badges (they open the instructor notebooks), replaced by a note;
@@ -66,7 +67,7 @@ class Exercise:
 def _fail(notebook, cell, problem):
     raise ConventionError(f"{notebook}, cell {cell}: {problem} "
                           "(convention: `### Exercise: <title>` markdown, then a code cell tagged 'solution' "
-                          "with only imports and documented functions, then `check_<name>(<function>)`).")
+                          "with only imports and documented functions or classes, then `check_<name>(<function>)`).")
 
 
 def _function_bodies(source, where):
@@ -80,26 +81,20 @@ def _function_bodies(source, where):
                               "no magics or shell commands in a solution cell")
     lines = source.splitlines()
     functions, cuts = [], []
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
-            continue  # a module-level string: text, not code
-        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            _fail(notebook, cell, f"line {node.lineno} is a {type(node).__name__.lower()}, but a solution cell "
-                                  "may hold only imports and function definitions; move it into a function "
-                                  "or into another cell")
+
+    def cut(node, owner=""):
+        """Record the body of function `node` (a method of class `owner` when given) as one cut."""
+        label = f"{owner}.{node.name}" if owner else node.name
         docstring = node.body[0]
         if ast.get_docstring(node) is None:
-            _fail(notebook, cell, f"function {node.name}() has no docstring; the docstring is what the "
+            _fail(notebook, cell, f"function {label}() has no docstring; the docstring is what the "
                                   "student edition keeps as the task, so write one")
         if docstring.lineno == node.lineno:
-            _fail(notebook, cell, f"put the docstring of {node.name}() on its own line below the `def`")
+            _fail(notebook, cell, f"put the docstring of {label}() on its own line below the `def`")
         if len(node.body) == 1:
-            _fail(notebook, cell, f"function {node.name}() has only a docstring: there is no solution to hide")
+            _fail(notebook, cell, f"function {label}() has only a docstring: there is no solution to hide")
         if node.body[1].lineno == docstring.end_lineno:
-            _fail(notebook, cell, f"start the body of {node.name}() on a new line after its docstring")
-        functions.append(node.name)
+            _fail(notebook, cell, f"start the body of {label}() on a new line after its docstring")
         indent, end = docstring.col_offset, node.end_lineno
         for k in range(node.end_lineno, len(lines)):  # trailing comments inside the function belong to it
             if lines[k].strip() and not (lines[k].startswith(" " * indent) and lines[k].strip().startswith("#")):
@@ -107,6 +102,32 @@ def _function_bodies(source, where):
             if lines[k].strip():
                 end = k + 1
         cuts.append((docstring.end_lineno, end, indent))  # ast's line numbers are 1-based
+
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # a module-level string: text, not code
+        if isinstance(node, ast.ClassDef):  # a class: its docstring stays, every method is cut like a function
+            if ast.get_docstring(node) is None:
+                _fail(notebook, cell, f"class {node.name} has no docstring; the docstring is what the "
+                                      "student edition keeps as the task, so write one")
+            methods = [m for m in node.body[1:] if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            others = [m for m in node.body[1:] if not isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            if others or not methods:
+                _fail(notebook, cell, f"class {node.name} may hold only its docstring and documented methods "
+                                      f"(line {(others[0].lineno if others else node.lineno)}); set attributes "
+                                      "inside __init__")
+            for method in methods:
+                cut(method, node.name)
+            functions.append(node.name)
+            continue
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            _fail(notebook, cell, f"line {node.lineno} is a {type(node).__name__.lower()}, but a solution cell "
+                                  "may hold only imports, function definitions and class definitions; move it "
+                                  "into a function or into another cell")
+        cut(node)
+        functions.append(node.name)
     if not functions:
         _fail(notebook, cell, "the solution cell defines no function")
     return lines, functions, cuts
@@ -160,13 +181,20 @@ def _check_call(source, functions, where):
 
 
 def _names(source):
-    """(names a cell reads, names it binds: imports, defs, assignments)."""
+    """(names a cell reads, names it binds: imports, defs, assignments). A name passed straight to
+    `use_yours(...)` is not counted as read: use_yours falls back to the library's version of a stub."""
     try:
         tree = ast.parse(source)
     except SyntaxError:  # magics: fall back to words
         return set(re.findall(r"[A-Za-z_]\w*", source)), set()
     used, bound = set(), set()
+    guarded = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "use_yours":
+            guarded.update(id(arg) for arg in node.args[:1] if isinstance(arg, ast.Name))
+    for node in ast.walk(tree):
+        if id(node) in guarded:
+            continue
         if isinstance(node, ast.Name):
             (used if isinstance(node.ctx, ast.Load) else bound).add(node.id)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):

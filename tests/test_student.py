@@ -1,5 +1,5 @@
 """The student edition (`make student`): no solution survives, every checker fails on the stub and passes
-on the instructor's solution, and the student notebooks run up to their first exercise.
+on the instructor's solution, and the unsolved student notebooks run top to bottom.
 
 Works on whatever notebooks exist: exercises are found by reading them (`### Exercise:` heading, a
 cell tagged `solution`, a `check_<name>(<function>)` cell)."""
@@ -35,15 +35,26 @@ EXERCISES, SCAN_ERROR = _scan()
 WITH_EXERCISES = sorted({exercise.notebook for exercise in EXERCISES})
 
 
+def _functions(tree):
+    """Top-level functions and the methods of top-level classes, as {qualified name: node}."""
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            found[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            found.update({f"{node.name}.{m.name}": m for m in node.body
+                          if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))})
+    return found
+
+
 def _body_lines(source):
-    """The code lines of each top-level function body (no docstring, no comments, no blank lines)."""
+    """The code lines of each function or method body (no docstring, no comments, no blank lines)."""
     lines = source.splitlines()
     found = []
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for line in lines[node.body[0].end_lineno:node.end_lineno]:
-                if line.strip() and not line.strip().startswith("#"):
-                    found.append(line.strip())
+    for node in _functions(ast.parse(source)).values():
+        for line in lines[node.body[0].end_lineno:node.end_lineno]:
+            if line.strip() and not line.strip().startswith("#"):
+                found.append(line.strip())
     return found
 
 
@@ -98,9 +109,14 @@ def test_no_solution_body_survives(exercise, student_dir):
     cell = _student_cell(student_dir, exercise)
     assert cell.metadata.get("tags") and "exercise" in cell.metadata["tags"]
     student, instructor = ast.parse(cell.source), ast.parse(exercise.solution)
-    student_defs = {n.name: n for n in student.body if isinstance(n, ast.FunctionDef)}
-    instructor_defs = {n.name: n for n in instructor.body if isinstance(n, ast.FunctionDef)}
-    assert student_defs.keys() == instructor_defs.keys() == set(exercise.functions)
+    student_defs, instructor_defs = _functions(student), _functions(instructor)
+    assert student_defs.keys() == instructor_defs.keys()
+    assert {name.split(".")[0] for name in student_defs} == set(exercise.functions)
+    classes = {n.name: n for n in instructor.body if isinstance(n, ast.ClassDef)}
+    for name, node in classes.items():  # a class keeps its docstring and its bases
+        student_class = next(n for n in student.body if isinstance(n, ast.ClassDef) and n.name == name)
+        assert ast.get_docstring(student_class) == ast.get_docstring(node)
+        assert [ast.dump(b) for b in student_class.bases] == [ast.dump(b) for b in node.bases]
     for name, node in student_defs.items():
         # The signature and docstring are the task; they stay exactly as the instructor wrote them.
         assert ast.dump(node.args) == ast.dump(instructor_defs[name].args)
@@ -142,24 +158,24 @@ def test_checker_fails_on_the_stub_and_passes_on_the_solution(exercise, student_
 
 
 @pytest.mark.parametrize("name", WITH_EXERCISES)
-def test_student_notebook_runs_up_to_its_first_exercise(name, student_dir, monkeypatch):
-    """Fast mode, checks not strict: every cell up to the first check cell runs, and the check says ⏳."""
+def test_unsolved_student_notebook_runs_top_to_bottom(name, student_dir, monkeypatch):
+    """Fast mode, checks not strict, no exercise solved: every cell runs, every check cell says ⏳ (the later
+    cells fall back to the library's code through use_yours)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(student_dir / name, as_version=4)
-    first = min((e for e in EXERCISES if e.notebook == name), key=lambda e: e.cell)
-    nb.cells = nb.cells[:first.check_cell + 1]
     for cell in nb.cells:  # like nbval: cells tagged nbval-skip (the Colab install cell) do not run
         if cell.cell_type == "code" and "nbval-skip" in cell.metadata.get("tags", []):
             cell.source = ""
     for variable, value in {"TUTORIAL_FAST": "1", "TUTORIAL_OFFLINE": "1", "MPLBACKEND": "agg", "CI": "true"}.items():
         monkeypatch.setenv(variable, value)
     monkeypatch.delenv("TUTORIAL_CHECKS_STRICT", raising=False)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=False,
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=False,
                             resources={"metadata": {"path": str(student_dir)}})
     client.execute()  # raises CellExecutionError, with the failing cell and its traceback, on an error
-    check_output = "".join(output.get("text", "") for output in nb.cells[first.check_cell].outputs)
-    assert "⏳" in check_output, f"the first check cell printed {check_output!r}"
+    for exercise in (e for e in EXERCISES if e.notebook == name):
+        check_output = "".join(output.get("text", "") for output in nb.cells[exercise.check_cell].outputs)
+        assert "⏳" in check_output, f"the check cell of '{exercise.title}' printed {check_output!r}"
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +273,54 @@ def test_nbgrader_source_wraps_each_body_in_solution_markers():
     assert "math.sqrt" in body and "math.hypot" in body and '"""Length' not in body
 
 
+CLASS_SOLUTION = '''from torch import nn
+
+
+class Tiny(nn.Module):
+    """A linear layer and a ReLU."""
+
+    def __init__(self, width):
+        """Build the layer."""
+        super().__init__()
+        # Hint: one nn.Linear.
+        self.layer = nn.Linear(width, width)
+
+    def forward(self, x):
+        """Apply it."""
+        return self.layer(x).relu()
+'''
+
+
+def test_a_class_keeps_its_docstring_and_signatures_and_loses_every_method_body():
+    nb = _notebook(("md", "### Exercise: a module"), ("code", CLASS_SOLUTION, "solution"), ("code", "check_tiny(Tiny)"))
+    [exercise] = make_student.student_notebook(nb, "t.ipynb")
+    stub = nb.cells[1].source
+    assert exercise.functions == ["Tiny"] and exercise.checked == "Tiny"
+    assert "class Tiny(nn.Module):" in stub and '"""A linear layer and a ReLU."""' in stub
+    assert "def __init__(self, width):" in stub and "def forward(self, x):" in stub and "# Hint: one nn.Linear." in stub
+    assert "nn.Linear(width" not in stub and "relu" not in stub and "super()" not in stub
+    assert stub.count("raise NotImplementedError") == 2
+    namespace = {}
+    exec(stub, namespace)
+    with pytest.raises(NotImplementedError, match="a module"):
+        namespace["Tiny"](3)
+    grader = make_student.nbgrader_source(CLASS_SOLUTION)
+    assert grader.count("### BEGIN SOLUTION") == 2
+    exec(grader, namespace)
+    assert namespace["Tiny"](3).layer.in_features == 3
+
+
+def test_later_cells_may_pass_the_exercise_to_use_yours():
+    nb = _notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+                   ("code", "check_f(f)"), ("code", "g = use_yours(f, check_f, library_f)\ny = g(2)"),
+                   ("code", "h = checks.use_yours(f, check_f, library_f)"))
+    assert len(make_student.student_notebook(nb, "ok.ipynb")) == 1
+    nb = _notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
+                   ("code", "check_f(f)"), ("code", "g = use_yours(f, check_f, library_f)\ny = f(2)"))
+    with pytest.raises(make_student.ConventionError, match="uses f from the exercise"):
+        make_student.student_notebook(nb, "bad.ipynb")
+
+
 def test_later_cells_may_use_a_library_function_of_the_same_name():
     nb = _notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
                    ("code", "check_f(f)"), ("code", "from somewhere import f\ny = f(2)"), ("code", "z = f(3)"))
@@ -269,7 +333,13 @@ def test_later_cells_may_use_a_library_function_of_the_same_name():
     ([("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"), ("code", "check_f(f)")],
      "no `### Exercise: <title>` markdown heading"),
     ([("md", "### Exercise: x"), ("code", "N = 3\ndef f(x):\n    \"\"\"d\"\"\"\n    return x", "solution"),
-      ("code", "check_f(f)")], "only imports and function definitions"),
+      ("code", "check_f(f)")], "only imports, function definitions and class definitions"),
+    ([("md", "### Exercise: x"), ("code", "class C:\n    \"\"\"d\"\"\"\n    size = 3\n\n    def f(self):\n"
+      "        \"\"\"d\"\"\"\n        return 1", "solution"), ("code", "check_c(C)")], "only its docstring and documented methods"),
+    ([("md", "### Exercise: x"), ("code", "class C:\n    def f(self):\n        \"\"\"d\"\"\"\n        return 1", "solution"),
+      ("code", "check_c(C)")], "class C has no docstring"),
+    ([("md", "### Exercise: x"), ("code", "class C:\n    \"\"\"d\"\"\"\n\n    def f(self):\n        return 1", "solution"),
+      ("code", "check_c(C)")], "C.f() has no docstring"),
     ([("md", "### Exercise: x"), ("code", "def f(x):\n    return x", "solution"), ("code", "check_f(f)")],
      "no docstring"),
     ([("md", "### Exercise: x"), ("code", "def f(x):\n    \"\"\"d\"\"\"\n    return x", "solution")],

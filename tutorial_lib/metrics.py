@@ -1,69 +1,6 @@
-"""Measuring generative models: mode coverage on 2-D mixtures, and sample quality on MNIST
-(FID, KID, precision/recall on the features of the course's own classifier), plus the VAE's NLL."""
-
-
-# ---- Mode coverage on 2-D mixtures (PacGAN protocol): mode_metrics (written with the GAN lessons) ----
-import math
-
-import torch
-
-#: A generated sample is "high quality" when it lies within this many standard deviations of its nearest mode.
-HIGH_QUALITY_STDS = 3.0
-
-
-def _points(value, name, columns_as):
-    """`value` as a float64 N x D tensor, with a clear error for anything else."""
-    tensor = torch.as_tensor(value.detach() if isinstance(value, torch.Tensor) else value)
-    if tensor.dim() != 2 or tensor.shape[0] == 0 or tensor.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D tensor of shape {columns_as} (one row per point), "
-                         f"got shape {tuple(tensor.shape)}")
-    return tensor.to("cpu", torch.float64)
-
-
-def mode_metrics(samples, centers, std):
-    """Mode coverage of generated 2-D samples on a Gaussian mixture, by the PacGAN protocol (Lin et al. 2018).
-
-    samples: N x 2 generated points (the protocol uses N = 2,500); centers: M x 2 mode centres; std: the
-    modes' standard deviation. Each sample is assigned to its nearest centre (Euclidean distance).
-
-    Returns a dict:
-      - ``modes``: how many modes are the nearest mode of at least one high-quality sample (0..M);
-      - ``high_quality``: the fraction of samples within ``3 * std`` of their nearest mode (distance <= 3 std;
-        PacGAN's code uses < 3 std, which differs only for points exactly on the sphere);
-      - ``reverse_kl``: KL(p || uniform) = sum_i p_i log(M p_i) in nats, where p is the histogram of the
-        HIGH-QUALITY samples over their nearest modes, normalised (PacGAN's code); 0 when every mode gets the
-        same share, log M when all of them sit in one mode; ``inf`` when no sample is high quality (there is
-        no histogram, and every real one scores at most log M);
-      - ``counts``: the histogram itself, a list of M ints (high-quality samples per mode).
-    Samples with NaN or infinite coordinates (a diverged generator) count as not high quality.
-    """
-    samples = _points(samples, "samples", "N x 2")
-    centers = _points(centers, "centers", "M x 2")
-    if samples.shape[1] != centers.shape[1]:
-        raise ValueError(f"samples have {samples.shape[1]} coordinates but centers have {centers.shape[1]}; "
-                         "both must be N x 2 and M x 2 (points of the same space)")
-    try:
-        std_value = float(std) if not isinstance(std, (bool, str)) else math.nan
-    except (TypeError, ValueError, RuntimeError):
-        std_value = math.nan
-    if not 0 < std_value < math.inf:
-        raise ValueError(f"std must be a positive number (the modes' standard deviation), got {std!r}")
-    distances = (samples[:, None, :] - centers[None, :, :]).pow(2).sum(-1).sqrt()  # N x M, exact in float64
-    distances = torch.nan_to_num(distances, nan=math.inf)
-    nearest_distance, nearest = distances.min(dim=1)
-    good = nearest_distance <= HIGH_QUALITY_STDS * std_value
-    counts = torch.bincount(nearest[good], minlength=len(centers))
-    n_good = int(counts.sum())
-    if n_good == 0:
-        reverse_kl = math.inf
-    else:
-        p = counts[counts > 0].double() / n_good
-        reverse_kl = max(float((p * torch.log(p * len(centers))).sum()), 0.0)  # clamp -1e-16 rounding to 0
-    return {"modes": int((counts > 0).sum()), "high_quality": n_good / len(samples), "reverse_kl": reverse_kl,
-            "counts": counts.tolist()}
-
-
-# ---- Sample quality on MNIST: mnist_classifier, mnist_features, fid, kid, precision_recall, nll ----
+"""Measuring generative models on MNIST: FID, KID, precision/recall and the Inception Score on the course's
+own classifier, the VAE's NLL, and the questions the comparison asks (which digits, how sharp, copied or new).
+2-D mode coverage lives in `tutorial_lib.modes` (re-exported here as `mode_metrics`)."""
 import hashlib
 import warnings
 from functools import lru_cache
@@ -71,6 +8,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from .modes import HIGH_QUALITY_STDS, mode_metrics  # noqa: F401  (re-exported: the 2-D lessons' import)
 
 #: Where the course classifier's weights ship (package data) and where their SHA-256 is recorded.
 ASSETS = Path(__file__).resolve().parent / "assets"
@@ -336,6 +275,37 @@ def digit_histogram(images, batch_size=500):
     labels = torch.cat([model(images[i:i + batch_size].detach().float().cpu()).argmax(1)
                         for i in range(0, len(images), batch_size)])
     return torch.bincount(labels, minlength=10).double() / len(labels)
+
+
+@torch.no_grad()
+def class_probabilities(images, batch_size=500):
+    """The course classifier's softmax p(y|x): images N x 1 x 28 x 28 in [0, 1] -> N x 10 (float64, CPU)."""
+    _check_images(images)
+    model = mnist_classifier()
+    return torch.cat([torch.softmax(model(images[i:i + batch_size].detach().float().cpu()).double(), dim=1)
+                      for i in range(0, len(images), batch_size)])
+
+
+def inception_score_from_probabilities(probs):
+    """exp(E_x KL(p(y|x) || p(y))) for class probabilities N x C (rows sum to 1); p(y) is their mean (0 log 0 = 0)."""
+    probs = torch.as_tensor(probs, dtype=torch.float64)
+    rows_sum_to_one = probs.dim() == 2 and torch.allclose(probs.sum(-1), torch.ones_like(probs.sum(-1)), atol=1e-6)
+    if probs.dim() != 2 or len(probs) == 0 or (probs < 0).any() or not rows_sum_to_one:
+        raise ValueError(f"probs must be an N x C tensor of probabilities (rows summing to 1), got shape "
+                         f"{tuple(probs.shape)}; pass softmax outputs, not logits")
+    marginal = probs.mean(dim=0, keepdim=True)
+    terms = torch.where(probs > 0, probs * (probs.clamp_min(1e-300).log() - marginal.clamp_min(1e-300).log()),
+                        torch.zeros_like(probs))
+    return float(terms.sum(dim=1).mean().exp())
+
+
+def inception_score(images, batch_size=500):
+    """Inception Score (Salimans et al. 2016) on the course classifier: exp(E_x KL(p(y|x) || p(y))).
+
+    images: N x 1 x 28 x 28 in [0, 1] (the protocol uses 5,000 or more). Between 1 and 10; real test digits
+    score about 9.7 (the ceiling): high when each image is confidently one digit and all digits appear.
+    """
+    return inception_score_from_probabilities(class_probabilities(images, batch_size))
 
 
 def kl_from_uniform(shares):

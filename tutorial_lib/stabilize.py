@@ -18,7 +18,7 @@ import torch
 
 from . import data as _data
 from .gan import MLPDiscriminator, MLPGenerator
-from .metrics import mode_metrics
+from .modes import mode_metrics
 from .runtime import get_device, progress, seed_everything
 from .train import train_gan
 
