@@ -193,7 +193,7 @@ def load_mnist(train=True, binarize=None, limit=None, root=None, download=None) 
     check_mnist_files(root, train)
     try:
         raw = MNIST(str(root), train=train, download=False)
-    except (RuntimeError, ValueError, OSError) as error:
+    except Exception as error:  # torchvision's errors for a damaged idx file vary (RuntimeError, AssertionError, ...)
         raise _damaged_file(root, train, error) from None
     images, labels = raw.data, raw.targets
     if limit is not None:
