@@ -47,7 +47,8 @@ def test_gan2d_quick_run_writes_its_table(tmp_path):
     assert report["configs"]["baseline"]["batch_size"] == 64
     (run,) = report["runs"]
     assert (run["method"], run["dataset"], run["seed"]) == ("baseline", "ring", 0)
-    assert 0 <= run["ema"]["modes"] <= 8 and sum(run["raw"]["counts"]) <= 2500
+    assert run["ema"]["modes"] == sum(c > 0 for c in run["ema"]["counts"]) and len(run["ema"]["counts"]) == 8
+    assert sum(run["raw"]["counts"]) == round(run["raw"]["high_quality"] * 2500)  # counts are the high-quality samples
     assert set(report["meets_targets"]) == {"baseline / ring"}
 
 

@@ -290,3 +290,43 @@ def test_download_mnist_refuses_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTORIAL_OFFLINE", "1")
     with pytest.raises(FileNotFoundError, match="TUTORIAL_OFFLINE"):
         data.download_mnist(tmp_path)
+
+
+# ---- a truncated or damaged MNIST file ----
+
+def _copy_mnist(source, target, damage):
+    raw = target / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES + ("MD5SUMS",):
+        if (source / "MNIST" / "raw" / name).is_file():
+            (raw / name).write_bytes((source / "MNIST" / "raw" / name).read_bytes())
+    damage(raw / "t10k-images-idx3-ubyte")
+    return raw
+
+
+@pytest.mark.parametrize("how", ["truncated", "zeroed header"])
+def test_a_damaged_idx_file_names_the_file_its_md5_and_the_fix(tmp_path, mnist_available, how):
+    from tutorial_lib.data import CorruptData
+
+    def damage(path):
+        content = path.read_bytes()
+        path.write_bytes(content[:len(content) // 3] if how == "truncated" else b"\0" * 16 + content[16:])
+
+    raw = _copy_mnist(mnist_available, tmp_path, damage)
+    with pytest.raises(CorruptData) as error:
+        load_mnist(train=False, root=tmp_path, download=False)
+    message = str(error.value)
+    assert str(raw / "t10k-images-idx3-ubyte") in message and "TUTORIAL_DATA" in message
+    assert "python -m tutorial_lib.data" in message
+    if (raw / "MD5SUMS").is_file():
+        assert "2646ac647ad5339dbf082846283269ea" in message
+    assert len(load_mnist(train=True, root=tmp_path, download=False, limit=5)) == 5  # the other split is fine
+
+
+def test_a_damaged_file_without_md5sums_still_names_the_file_and_the_fix(tmp_path, mnist_available):
+    from tutorial_lib.data import CorruptData
+
+    raw = _copy_mnist(mnist_available, tmp_path, lambda path: path.write_bytes(path.read_bytes()[:1000]))
+    (raw / "MD5SUMS").unlink(missing_ok=True)
+    with pytest.raises(CorruptData, match="t10k-images-idx3-ubyte.*1,000 bytes instead of 7,840,016"):
+        load_mnist(train=False, root=tmp_path, download=False)

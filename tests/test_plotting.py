@@ -16,9 +16,11 @@ def test_image_grid_places_each_image_in_its_tile():
         assert torch.allclose(grid[0, top:top + 4, left:left + 5], images[i, 0])
 
 
-def test_image_grid_accepts_three_dims_and_clamps():
-    grid = image_grid(torch.full((2, 3, 3), 7.0), nrow=2)
-    assert grid.shape[0] == 1 and grid.max() == 1.0
+def test_image_grid_accepts_three_dims_and_refuses_values_outside_0_1():
+    grid = image_grid(torch.full((2, 3, 3), 0.5), nrow=2)
+    assert grid.shape[0] == 1 and grid.max() == 1.0 and grid.min() == 0.5  # padding is white
+    with pytest.raises(ValueError, match="divide by 255"):
+        image_grid(torch.full((2, 3, 3), 7.0), nrow=2)
 
 
 @pytest.mark.parametrize("bad", [torch.rand(28, 28), torch.rand(2, 2, 28, 28), torch.rand(0, 1, 28, 28)])

@@ -1,4 +1,5 @@
 import importlib
+import os
 import random
 
 import numpy as np
@@ -92,3 +93,103 @@ def test_progress_is_quiet_in_ci_and_passes_items_through(monkeypatch):
     shown = runtime.progress(range(3), disable=False, file=open("/dev/null", "w"))
     assert shown.disable is False and list(shown) == [0, 1, 2]
     assert runtime.progress(range(3), disable=True).disable is True
+
+
+# ---- the progress of a budget-bound run ----
+
+def test_a_budget_bound_run_shows_progress_against_its_budget_not_millions_of_steps(monkeypatch):
+    from tutorial_lib.runtime import RunProgress
+
+    clock = [100.0]
+    monkeypatch.setenv("TQDM_DISABLE", "0")
+    bar = RunProgress(4_690_000, max_seconds=60, done_steps=5894, done_seconds=12.0, desc="VAE steps", disable=False)
+    bar._clock = lambda: clock[0]
+    bar.start = clock[0]
+    clock[0] += 18.0  # 30 of the 60 s spent
+    bar.update(1)
+    assert bar.fraction() == pytest.approx(0.5)
+    text = str(bar)
+    assert "50%" in text and "30 of 60 s" in text and "step 5895" in text and "4690000" not in text
+    bar.close()
+    # steps that run out first set the pace instead
+    steps_bar = RunProgress(100, max_seconds=3600, done_steps=79)
+    steps_bar.update(1)
+    assert steps_bar.fraction() == pytest.approx(0.8) and "step 80 of 100" in steps_bar._text(1.0)
+    steps_bar.close()
+
+
+def test_without_a_budget_the_bar_counts_steps():
+    from tutorial_lib.runtime import RunProgress
+
+    bar = RunProgress(50, None, done_steps=10)
+    bar.update(2)
+    assert bar.bar.n == 12 and bar.bar.total == 50
+    bar.close()
+
+
+def test_train_vae_with_a_time_budget_uses_the_budget_bar(monkeypatch):
+    import tutorial_lib.train as train
+    from tutorial_lib.vae import VAE
+
+    made = []
+    real = train.RunProgress
+    monkeypatch.setattr(train, "RunProgress", lambda *a, **k: made.append((a, k)) or real(*a, **k))
+    train.train_vae(VAE(latent_dim=2, hidden=8), [(torch.rand(4, 1, 28, 28), None)], epochs=10_000,
+                    max_seconds=0.2, device="cpu")
+    (args, kwargs), = made
+    assert args[:2] == (10_000, 0.2)  # total steps and the budget: the bar shows the budget's progress
+
+
+# ---- pool workers die with their parent ----
+
+PARENT = """
+import os, sys, threading, time
+from tutorial_lib import stabilize
+
+def report():
+    import multiprocessing
+    while len(multiprocessing.active_children()) < 2:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+
+if __name__ == "__main__":
+    threading.Thread(target=report, daemon=True).start()
+    stabilize.run_many(["baseline"], ["ring", "grid"], [0], steps=10**7, workers=2)
+"""
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] not in ("Z", "X")  # a zombie is dead
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc (Linux)")
+def test_run_many_workers_exit_when_their_parent_is_killed(tmp_path):
+    """Without the fix the workers run their 10**7 steps orphaned; with it they end within seconds of their
+    start-up (a worker still importing torch when the parent dies ends as soon as it is up)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"})
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(pid) for pid in workers)
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=30)
+    deadline = time.time() + 90
+    while any(_alive(pid) for pid in workers) and time.time() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their parent"

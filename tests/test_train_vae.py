@@ -110,7 +110,7 @@ def test_a_finished_checkpoint_is_loaded_without_training(tmp_path, capsys):
 def test_a_checkpoint_of_another_architecture_is_a_clear_error(tmp_path):
     path = tmp_path / "vae.pt"
     train_vae(tiny_vae(latent_dim=2), tiny_data(), epochs=1, device="cpu", checkpoint=path)
-    with pytest.raises(RuntimeError, match="does not fit this model"):
+    with pytest.raises(train.RunMismatch, match=r"model\.config\.latent_dim: the checkpoint has 2, this call has 3"):
         train_vae(tiny_vae(latent_dim=3), tiny_data(), epochs=2, device="cpu", checkpoint=path)
 
 

@@ -14,6 +14,8 @@ from .runtime import env_flag
 
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+#: The size in bytes of each uncompressed idx file (a 16- or 8-byte header, then one byte per pixel or label).
+MNIST_SIZES = dict(zip(MNIST_FILES, (47_040_016, 60_008, 7_840_016, 10_008)))
 BINARIZE_MODES = (None, "static", "dynamic")
 DOWNLOAD_COMMAND = "python -m tutorial_lib.data"
 
@@ -60,6 +62,62 @@ def _missing_mnist_message(root: Path, reason: str) -> str:
             f"  - download it (needs internet):   {DOWNLOAD_COMMAND}\n"
             f"  - point the course at a folder that holds MNIST/raw/ with its four idx files:\n"
             f"        export TUTORIAL_DATA=/path/to/data")
+
+
+class CorruptData(RuntimeError):
+    """A data file is truncated or damaged; the message names it, its expected MD5 and the fix."""
+
+
+def _recorded_md5(path: Path):
+    """The MD5 recorded for `path` in an ``MD5SUMS`` file beside it (``<hex>  <name>`` lines), or None."""
+    sums = path.parent / "MD5SUMS"
+    try:
+        for line in sums.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1].lstrip("*") == path.name:
+                return parts[0]
+    except OSError:
+        pass
+    return None
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _corrupt(path: Path, reason: str) -> CorruptData:
+    expected = _recorded_md5(path)
+    md5 = (f" Its MD5 should be {expected} (recorded in {path.parent / 'MD5SUMS'}; check with `md5sum {path}`)."
+           if expected else "")
+    return CorruptData(f"The MNIST file {path} is damaged ({reason}).{md5}\nFix it one of these ways:\n"
+                       f"  - delete {path.parent} and download MNIST again (needs internet):   {DOWNLOAD_COMMAND}\n"
+                       f"  - point the course at a folder with an intact MNIST/raw/:   export TUTORIAL_DATA=/path/to/data")
+
+
+def check_mnist_files(root, train=True):
+    """Raise `CorruptData` naming the file when an idx file of the split has the wrong size (truncated or padded)."""
+    raw = Path(root) / "MNIST" / "raw"
+    for name in MNIST_FILES[:2] if train else MNIST_FILES[2:]:
+        size = (raw / name).stat().st_size
+        if size != MNIST_SIZES[name]:
+            raise _corrupt(raw / name, f"it holds {size:,} bytes instead of {MNIST_SIZES[name]:,}: truncated or "
+                                       "overwritten")
+
+
+def _damaged_file(root, train, error):
+    """The CorruptData for a read that failed although the sizes are right: the file whose MD5 is wrong."""
+    raw = Path(root) / "MNIST" / "raw"
+    for name in MNIST_FILES[:2] if train else MNIST_FILES[2:]:
+        expected = _recorded_md5(raw / name)
+        if expected is not None and _md5(raw / name) != expected:
+            return _corrupt(raw / name, f"its MD5 is {_md5(raw / name)}; reading it failed with: {error}")
+    return _corrupt(raw / (MNIST_FILES[0] if train else MNIST_FILES[2]), f"reading it failed with: {error}")
 
 
 def download_mnist(root=None) -> Path:
@@ -132,7 +190,11 @@ def load_mnist(train=True, binarize=None, limit=None, root=None, download=None) 
             raise FileNotFoundError(_missing_mnist_message(root, "downloads are off in CI and offline mode"))
         print(f"MNIST not found under {root}; downloading it there (about 12 MB)...")
         download_mnist(root)
-    raw = MNIST(str(root), train=train, download=False)
+    check_mnist_files(root, train)
+    try:
+        raw = MNIST(str(root), train=train, download=False)
+    except Exception as error:  # torchvision's errors for a damaged idx file vary (RuntimeError, AssertionError, ...)
+        raise _damaged_file(root, train, error) from None
     images, labels = raw.data, raw.targets
     if limit is not None:
         images, labels = images[:limit], labels[:limit]

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from . import validate
+
 LOSS_KINDS = ("minimax", "nonsaturating", "wasserstein", "hinge")
 
 
@@ -75,7 +77,9 @@ def gradient_penalty(critic, real, fake, alpha=None):
     x_hat = alpha * real + (1 - alpha) * fake with one alpha ~ U(0, 1) per sample (or the given `alpha`, (N,)).
     real, fake: N x ... (same shape). The result stays differentiable w.r.t. the critic's weights.
     """
-    if not isinstance(real, torch.Tensor) or not isinstance(fake, torch.Tensor) or real.shape != fake.shape:
+    for name, x in (("real", real), ("fake", fake)):
+        validate.images(x, name, shape=None, value_range=False, check_finite=False)
+    if real.shape != fake.shape:
         raise ValueError(f"real and fake must be tensors of the same shape N x ..., got "
                          f"{tuple(getattr(real, 'shape', ()))} and {tuple(getattr(fake, 'shape', ()))}")
     n = len(real)
@@ -168,6 +172,7 @@ class MLPGenerator(_Sampler):
         self.net = nn.Sequential(*layers, nn.Linear(width, out_dim))
 
     def forward(self, z):
+        validate.latents(z, self.latent_dim)
         return self.net(z)
 
 
@@ -189,6 +194,7 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers, _maybe_sn(nn.Linear(width, 1), spectral_norm))
 
     def forward(self, x):
+        validate.points(x, "x", dim=None, check_finite=False, to_tensor=False, integers=False)
         if x.dim() != 2 or x.shape[1] != self.net[0].in_features:
             raise ValueError(f"expected inputs N x {self.net[0].in_features} (in_dim {self.config['in_dim']} x "
                              f"pack {self.pack}), got {tuple(x.shape)}")
@@ -219,6 +225,7 @@ class DCGANGenerator(_Sampler):
             nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1))
 
     def forward(self, z):
+        validate.latents(z, name="noise")
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
         return (torch.tanh(self.net(self.project(z))) + 1) / 2
@@ -242,6 +249,7 @@ class DCGANDiscriminator(nn.Module):
             nn.Flatten(), _maybe_sn(nn.Linear(2 * width * 7 * 7, 1), spectral_norm))
 
     def forward(self, x):
+        validate.images(x, "x", shape=None, value_range=False, check_finite=False)
         if x.dim() != 4 or x.shape[1:] != (self.pack, 28, 28):
             raise ValueError(f"expected images N x {self.pack} x 28 x 28 (pack={self.pack}), got {tuple(x.shape)}")
         return self.net(x * 2 - 1).squeeze(1)

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import validate
 from .modes import HIGH_QUALITY_STDS, mode_metrics  # noqa: F401  (re-exported: the 2-D lessons' import)
 
 #: Where the course classifier's weights ship (package data) and where their SHA-256 is recorded.
@@ -106,13 +107,8 @@ def mnist_classifier():
     return model
 
 
-def _check_images(images, name="images"):
-    if not torch.is_tensor(images) or images.dim() != 4 or tuple(images.shape[1:]) != (1, 28, 28):
-        shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
-        raise ValueError(f"{name} must be a tensor of shape N x 1 x 28 x 28 with values in [0, 1], got {shape}; "
-                         "reshape flat samples with x.view(-1, 1, 28, 28) and apply torch.sigmoid to logits.")
-    if images.shape[0] == 0:
-        raise ValueError(f"{name} is empty: pass at least one image.")
+def _check_images(images, name="images", min_count=1):
+    return validate.images(images, name, min_count=min_count)
 
 
 @torch.no_grad()
@@ -141,7 +137,11 @@ def fid(real, fake, batch_size=500):
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    _check_images(real, "real"), _check_images(fake, "fake")
+    _check_images(real, "real", 2), _check_images(fake, "fake", 2)
+    if min(len(real), len(fake)) < MNISTClassifier.num_features:
+        warnings.warn(f"fid on {len(real)} real and {len(fake)} fake images: fewer samples than the "
+                      f"{MNISTClassifier.num_features} feature dimensions make the covariance singular and the FID "
+                      "strongly biased upwards; use at least 2,000 images each side to compare models.", stacklevel=2)
     metric = FrechetInceptionDistance(feature=_Features())
     for images, is_real in ((real, True), (fake, False)):
         for i in range(0, len(images), batch_size):
@@ -157,7 +157,7 @@ def kid(real, fake, subsets=100, subset_size=1000, seed=0):
     """
     from torchmetrics.image.kid import KernelInceptionDistance
 
-    _check_images(real, "real"), _check_images(fake, "fake")
+    _check_images(real, "real", 2), _check_images(fake, "fake", 2)
     size = min(subset_size, len(real), len(fake))
     if size < 2:
         raise ValueError("kid needs at least 2 real and 2 fake images.")
@@ -195,7 +195,7 @@ def precision_recall(real_feats, fake_feats, k=3):
     k-th nearest neighbour in the same set. precision = fraction of fake points inside the real manifold
     (quality); recall = fraction of real points inside the fake manifold (coverage). Returns (p, r).
     """
-    real, fake = (torch.as_tensor(f).double() for f in (real_feats, fake_feats))
+    real, fake = validate.features(real_feats, "real_feats"), validate.features(fake_feats, "fake_feats")
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"real_feats and fake_feats must be N x D and M x D with the same D, got "
                          f"{tuple(real.shape)} and {tuple(fake.shape)}; use mnist_features(images) first.")
@@ -335,7 +335,8 @@ def nearest_neighbours(queries, pool, batch_size=256):
     Both are flattened per item (e.g. images N x 1 x 28 x 28 compare pixel by pixel). Returns (distances (N,),
     indices (N,)).
     """
-    queries, pool = torch.as_tensor(queries).flatten(1).float(), torch.as_tensor(pool).flatten(1).float()
+    queries, pool = (validate.images(x, name, shape=None, value_range=False, to_tensor=True).flatten(1).float()
+                     for x, name in ((queries, "queries"), (pool, "pool")))
     if queries.shape[1] != pool.shape[1] or len(pool) == 0:
         raise ValueError(f"queries and pool must hold items of the same size, got {tuple(queries.shape)} and "
                          f"{tuple(pool.shape)}")
@@ -353,6 +354,7 @@ def active_units(model, images, threshold=0.01, batch_size=500):
 
     images: N x 1 x 28 x 28. Returns (count, variances (latent_dim,)). The rest have collapsed to the prior.
     """
+    _check_images(images, min_count=2)
     device = next(model.parameters()).device
     means = torch.cat([model.encode(images[i:i + batch_size].to(device))[0].double().cpu()
                        for i in range(0, len(images), batch_size)])

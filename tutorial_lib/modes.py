@@ -3,17 +3,16 @@ import math
 
 import torch
 
+from . import validate
+
 #: A generated sample is "high quality" when it lies within this many standard deviations of its nearest mode.
 HIGH_QUALITY_STDS = 3.0
 
 
-def _points(value, name, columns_as):
+def _points(value, name, columns_as, check_finite=True):
     """`value` as a float64 N x D tensor, with a clear error for anything else."""
-    tensor = torch.as_tensor(value.detach() if isinstance(value, torch.Tensor) else value)
-    if tensor.dim() != 2 or tensor.shape[0] == 0 or tensor.shape[1] == 0:
-        raise ValueError(f"{name} must be a non-empty 2-D tensor of shape {columns_as} (one row per point), "
-                         f"got shape {tuple(tensor.shape)}")
-    return tensor.to("cpu", torch.float64)
+    tensor = validate.points(value, name, dim=None, check_finite=check_finite)
+    return tensor.detach().to("cpu", torch.float64)
 
 
 def mode_metrics(samples, centers, std):
@@ -33,7 +32,7 @@ def mode_metrics(samples, centers, std):
       - ``counts``: the histogram itself, a list of M ints (high-quality samples per mode).
     Samples with NaN or infinite coordinates (a diverged generator) count as not high quality.
     """
-    samples = _points(samples, "samples", "N x 2")
+    samples = _points(samples, "samples", "N x 2", check_finite=False)
     centers = _points(centers, "centers", "M x 2")
     if samples.shape[1] != centers.shape[1]:
         raise ValueError(f"samples have {samples.shape[1]} coordinates but centers have {centers.shape[1]}; "

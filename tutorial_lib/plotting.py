@@ -3,6 +3,8 @@ import matplotlib.pyplot as plt
 import torch
 from torchvision.utils import make_grid
 
+from . import validate
+
 
 def _axes(ax, figsize):
     if ax is None:
@@ -12,7 +14,7 @@ def _axes(ax, figsize):
 
 def image_grid(images, nrow=8, padding=2) -> torch.Tensor:
     """Tile images (N x H x W, N x 1 x H x W or N x 3 x H x W, values in [0, 1]) into one C x H' x W' grid."""
-    images = torch.as_tensor(images).detach().cpu().float()
+    images = validate.images(images, "images", shape=None, min_count=0, to_tensor=True).detach().cpu().float()
     if images.dim() == 3:
         images = images.unsqueeze(1)
     if images.dim() != 4 or images.shape[1] not in (1, 3) or len(images) == 0:
@@ -41,9 +43,11 @@ def show_images(images, nrow=8, title=None, ax=None, figsize=None):
 
 def plot_2d(samples, centers=None, title=None, ax=None, figsize=(4, 4), lim=None, s=2, alpha=0.4, label=None):
     """Scatter 2-D samples (N x 2), with mixture `centers` (M x 2) as red crosses; returns (fig, ax)."""
-    samples = torch.as_tensor(samples).detach().cpu()
-    if samples.dim() != 2 or samples.shape[1] != 2:
-        raise ValueError(f"samples must have shape N x 2, got {tuple(samples.shape)}")
+    samples = validate.points(samples, "samples", check_finite=False).detach().cpu()
+    if not bool(torch.isfinite(samples).all()):
+        import warnings
+        warnings.warn(f"plot_2d: {int((~torch.isfinite(samples)).any(1).sum())} of {len(samples)} samples are NaN or "
+                      "infinite and are not drawn (a diverged generator?)", stacklevel=2)
     fig, ax = _axes(ax, figsize)
     ax.scatter(samples[:, 0].numpy(), samples[:, 1].numpy(), s=s, alpha=alpha, label=label)
     if centers is not None:
@@ -142,7 +146,8 @@ def _encoder_means(model, images, batch_size=1000):
 def latent_coordinates(model, images, batch_size=1000):
     """2-D coordinates of `images` (N x 1 x 28 x 28) in `model`'s latent space: the encoder means (N x 2) when
     latent_dim is 2, else the means projected on their first two principal components. Returns (coords, axis names)."""
-    means = _encoder_means(model, images, batch_size).double()
+    means = validate.finite(_encoder_means(model, validate.images(images), batch_size).double(), "the encoder's means",
+                            "the model's weights hold NaN or infinite values (it diverged): retrain it.")
     if means.shape[1] == 2:
         return means.float(), ("$z_1$", "$z_2$")
     if means.shape[1] == 1 or len(means) < 2:
@@ -180,6 +185,7 @@ def interpolate_grid(model, starts, ends, steps=8):
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise ValueError(f"steps must be an integer >= 2 (the two ends included), got {steps!r}")
+    validate.images(starts, "starts"), validate.images(ends, "ends")
     if torch.as_tensor(starts).shape != torch.as_tensor(ends).shape:
         raise ValueError(f"starts and ends must have the same shape, got {tuple(starts.shape)} and {tuple(ends.shape)}")
     a, b = _encoder_means(model, starts), _encoder_means(model, ends)

@@ -81,3 +81,102 @@ def progress(iterable=None, **kwargs):
     kwargs.setdefault("mininterval", 1.0 if FAST else 0.2)
     kwargs.setdefault("dynamic_ncols", True)
     return tqdm(iterable, **kwargs)
+
+
+class RunProgress:
+    """The progress bar of a training run bounded by `total_steps` and/or a time budget `max_seconds`.
+
+    Without a budget it counts steps (``1234/4690``). With one it shows the run's progress as a percentage, the
+    larger of the fraction of steps done and the fraction of the budget spent (what ends the run first), with the
+    seconds of the budget spent, the step reached and an honest time left, never a count of millions of steps.
+    done_steps, done_seconds: what earlier, resumed, runs did. ``update(1)`` after each step; ``set_postfix``,
+    ``close`` as in tqdm.
+    """
+
+    SCALE = 1000
+
+    def __init__(self, total_steps, max_seconds=None, done_steps=0, done_seconds=0.0, desc="steps", **kwargs):
+        import time
+
+        self._clock = time.perf_counter
+        self.total_steps, self.max_seconds = total_steps or None, max_seconds
+        self.steps, self.done_seconds, self.start, self.extra = done_steps, done_seconds, self._clock(), ""
+        if max_seconds is None:
+            self.bar = progress(total=self.total_steps, initial=min(done_steps, self.total_steps or done_steps),
+                                desc=desc, **kwargs)
+        else:
+            self.bar = progress(total=self.SCALE, initial=self._permille(done_seconds), desc=desc,
+                                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+                                **kwargs)
+            self.bar.set_postfix_str(self._text(done_seconds), refresh=False)
+
+    def elapsed(self):
+        """Seconds of the run so far, earlier runs included."""
+        return self.done_seconds + self._clock() - self.start
+
+    def fraction(self, elapsed=None):
+        """How far the run is, from 0 to 1: the larger of steps done / total_steps and elapsed / max_seconds."""
+        elapsed = self.elapsed() if elapsed is None else elapsed
+        done = self.steps / self.total_steps if self.total_steps else 0.0
+        if self.max_seconds:
+            done = max(done, elapsed / self.max_seconds)
+        return min(done, 1.0)
+
+    def _permille(self, elapsed):
+        return int(self.SCALE * self.fraction(elapsed))
+
+    def _text(self, elapsed):
+        steps = f"step {self.steps}" + (f" of {self.total_steps}" if self.total_steps and
+                                        self.steps / self.total_steps >= elapsed / self.max_seconds else "")
+        digits = 0 if self.max_seconds >= 10 else 1
+        return f"{min(elapsed, self.max_seconds):.{digits}f} of {self.max_seconds:g} s, {steps}{self.extra}"
+
+    def update(self, n=1):
+        self.steps += n
+        if self.max_seconds is None:
+            self.bar.update(n)
+            return
+        elapsed = self.elapsed()
+        self.bar.set_postfix_str(self._text(elapsed), refresh=False)
+        self.bar.update(max(self._permille(elapsed) - self.bar.n, 0))
+
+    def set_postfix(self, refresh=False, **values):
+        if self.max_seconds is None:
+            self.bar.set_postfix(refresh=refresh, **values)
+        else:
+            self.extra = "".join(f", {key}={value}" for key, value in values.items())
+
+    def __str__(self):
+        return str(self.bar)
+
+    def close(self):
+        self.bar.close()
+
+
+def exit_with_parent(parent_pid):
+    """Make this (worker) process end when its parent `parent_pid` dies (killed, out of memory, a closed kernel),
+    instead of running on orphaned at full CPU. Use as a multiprocessing Pool's initializer with
+    ``initargs=(os.getpid(),)``. On Linux the kernel sends SIGKILL (prctl PR_SET_PDEATHSIG); everywhere a daemon
+    thread also checks once a second that the parent is still there."""
+    import signal
+    import sys
+    import threading
+    import time
+
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # the parent died before we got here
+        os._exit(1)
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -19,6 +19,7 @@ import torch
 from . import data as _data
 from .gan import MLPDiscriminator, MLPGenerator
 from .modes import mode_metrics
+from . import runtime as _runtime
 from .runtime import get_device, progress, seed_everything
 from .train import train_gan
 
@@ -194,7 +195,7 @@ def run_many(methods, datasets, seeds, steps, workers=1, on_result=None, trace_e
         context = multiprocessing.get_context("spawn")  # safe in notebooks and on every OS
         # A Pool (unlike a ProcessPoolExecutor) is terminated when the block exits, so an interrupt (Jupyter's stop
         # button) stops the running jobs at once instead of waiting for them to finish.
-        with context.Pool(workers) as pool:
+        with context.Pool(workers, initializer=_runtime.exit_with_parent, initargs=(os.getpid(),)) as pool:  # no orphans
             for result in pool.imap(_run_quietly, jobs):
                 results.append(result)
                 bar.update(1)

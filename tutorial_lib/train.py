@@ -1,16 +1,18 @@
 """Training loops for the course's models, and what they share: history, NaN guard, safe checkpoints.
 
-Checkpoints are written atomically (a temporary file, then a rename), so an interrupted save never
-leaves a broken file, and are read back with ``torch.load(..., weights_only=True)``.
+Checkpoints (`tutorial_lib.checkpoints`) are written atomically and verified, read back with
+``torch.load(..., weights_only=True)``, locked while a run trains, and record the run's settings: resuming
+with other settings is an error that lists them.
 """
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from .checkpoints import (CheckpointLock, CheckpointLocked, RunMismatch, check_same_run,  # noqa: F401 (re-exported)
+                          load_checkpoint, run_settings, save_checkpoint)
 
 
 class TrainingDiverged(RuntimeError):
@@ -57,37 +59,6 @@ def check_finite(loss, *, step, lr, name="loss"):
             f"The {name} became {value} at step {step}, so training stopped (the weights are unusable from here). "
             f"Lower the learning rate, e.g. lr={lr / 10:g} instead of lr={lr:g}, and start again from a fresh model "
             f"or the last checkpoint.")
-
-
-def save_checkpoint(path, **state):
-    """Write `state` (state_dicts, tensors, plain Python values) to `path` atomically; returns the Path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """Read a checkpoint written by `save_checkpoint` (safely: ``weights_only=True``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}. Train the model first (the training cell writes it), "
-                                "or check the path.")
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise RuntimeError(f"Could not read the checkpoint {path} ({error}). It may be corrupt or from another "
-                           "version of the course: delete it and train again.") from None
 
 
 def restore(state, **modules):
@@ -156,7 +127,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     callback: called as ``callback(model, history)`` after every epoch; its time is not counted as training.
     A NaN or infinite loss stops training with `TrainingDiverged`, naming a learning rate to try.
     """
-    from .runtime import get_device, progress
+    run = run_settings(train_vae, locals())
+    from .runtime import get_device
     from .vae import _check_pixels, bernoulli_log_likelihood, gaussian_kl
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
@@ -171,7 +143,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     was_training = model.training
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = start_or_resume(checkpoint, resume, model=model, optimizer=optimizer)
+    history, lock = open_run(checkpoint, resume, run, model=model, optimizer=optimizer)
+    saved_steps = [history.steps]
     if history.steps:
         print(f"Resumed from {checkpoint}: {history.epochs} epochs, {history.steps} steps, "
               f"{history.wall_time:.0f} s of training done.")
@@ -179,12 +152,13 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     total_steps = epochs * steps_per_epoch
 
     def save():
-        if checkpoint is not None:
+        if checkpoint is not None and history.steps != saved_steps[0]:  # a call that trains nothing writes nothing
             save_checkpoint(checkpoint, kind="vae", model=model.state_dict(), optimizer=optimizer.state_dict(),
                             history=history.state_dict(), config=dict(getattr(model, "config", {})),
-                            beta=float(beta), lr=float(lr), budget_s=max_seconds)
+                            beta=float(beta), lr=float(lr), budget_s=max_seconds, run=run)
+            saved_steps[0] = history.steps
 
-    bar = progress(total=total_steps or None, initial=min(history.steps, total_steps), desc="VAE steps")
+    bar = RunProgress(total_steps, max_seconds, history.steps, history.wall_time, desc="VAE steps")
     interrupted = out_of_time = checked_input = False
     try:
         while history.epochs < epochs and not out_of_time:
@@ -224,6 +198,7 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
         save()
     finally:
         bar.close()
+        lock.release()
         model.train(was_training)
     if interrupted:
         raise KeyboardInterrupt(f"training interrupted at step {history.steps}"
@@ -237,17 +212,31 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
 # ---- GAN training: train_gan (written with the GAN lessons) ----
 
 from .gan import _check_kind, discriminator_loss, generator_loss, gradient_penalty  # noqa: E402  (gan never imports train)
-from .runtime import get_device, progress  # noqa: E402
+from .runtime import RunProgress, get_device  # noqa: E402
 
 
-def start_or_resume(checkpoint, resume=True, **modules):
-    """The History to continue: the one saved in `checkpoint` (after loading each module/optimizer given as
-    ``name=object`` from it) when `resume` and the file exists, else a fresh one. Shared by the training loops."""
+def start_or_resume(checkpoint, resume=True, run=None, **modules):
+    """The History to continue: the one saved in `checkpoint` (after checking that it was trained with the settings
+    `run`, see `checkpoints.check_same_run`, and loading each module/optimizer given as ``name=object`` from it)
+    when `resume` and the file exists, else a fresh one. Shared by the training loops."""
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
+        if run is not None:
+            check_same_run(checkpoint, state.get("run"), run)
         restore(state, **modules)
         return History.from_state_dict(state["history"])
     return History()
+
+
+def open_run(checkpoint, resume, run, **modules):
+    """Lock `checkpoint` for this run (`checkpoints.CheckpointLock`), then `start_or_resume`; returns
+    ``(history, lock)``. Call ``lock.release()`` when training ends (the lock is released here if resuming fails)."""
+    lock = CheckpointLock(checkpoint)
+    try:
+        return start_or_resume(checkpoint, resume, run, **modules), lock
+    except BaseException:
+        lock.release()
+        raise
 
 
 def checkpoint_path(name):
@@ -273,12 +262,27 @@ def _positive_int(name, value):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_real(x):
+    """Real data for train_gan: finite floats; images (N x C x H x W) in [0, 1], the generators' range."""
+    from . import validate
+
+    try:
+        validate.images(x, "the real data", shape=None, value_range=x.dim() == 4)
+    except ValueError as error:
+        if x.dim() != 4:
+            raise
+        raise ValueError(f"{error} train_gan's image generators output [0, 1] (the data's convention), so the real "
+                         "images must be in [0, 1] too: drop the Normalize((0.5,), (0.5,)) transform, or use "
+                         "tutorial_lib.data.mnist_loader.") from None
+
+
 def _real_batches(data, batch_size, pack, device, history):
     """Endless real batches: random rows of a tensor N x D, or the (images, labels) batches of a loader,
     pass after pass (counting epochs in `history`), trimmed to a multiple of `pack`."""
     if isinstance(data, torch.Tensor):
         if data.dim() < 2 or len(data) == 0:
             raise ValueError(f"data must be a tensor N x D of real samples (or a loader), got shape {tuple(data.shape)}")
+        _check_real(data)
         data = data.to(device)
         while True:
             yield data[torch.randint(len(data), (batch_size,), device=device)]
@@ -288,6 +292,8 @@ def _real_batches(data, batch_size, pack, device, history):
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             x = x[:len(x) - len(x) % pack]
             if len(x):
+                if not seen and not history.epochs:
+                    _check_real(x)  # the first batch: e.g. a loader normalized to [-1, 1]
                 seen = True
                 yield x.to(device)
         if not seen:
@@ -326,6 +332,7 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
         keep snapshots of samples); its time is not counted as training time.
     A NaN or infinite loss stops training with `TrainingDiverged`, naming a learning rate to try.
     """
+    run = run_settings(train_gan, locals())
     _check_kind(loss)
     _check_schedule(lr_schedule)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
@@ -349,8 +356,9 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
     discriminator.to(device).train()
     opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
-    history = start_or_resume(checkpoint, resume, generator=generator, discriminator=discriminator,
-                              opt_g=opt_g, opt_d=opt_d)
+    history, lock = open_run(checkpoint, resume, run, generator=generator, discriminator=discriminator,
+                             opt_g=opt_g, opt_d=opt_d)
+    start_steps = history.steps
     if history.steps:
         print(f"Resumed from {checkpoint}: {history.steps} steps, {history.wall_time:.0f} s of training done.")
     real_batches = _real_batches(data, batch_size, pack, device, history)
@@ -358,7 +366,7 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
     def fake_batch(n):
         return generator(torch.randn(n, generator.latent_dim, device=device))
 
-    bar = progress(total=steps, initial=min(history.steps, steps), desc="GAN steps")
+    bar = RunProgress(steps, max_seconds, history.steps, history.wall_time, desc="GAN steps")
     interrupted = False
     with Stopwatch(history) as watch:
         try:
@@ -403,16 +411,22 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
                     history.wall_time -= time.perf_counter() - start  # the Stopwatch adds it back at the end
         except KeyboardInterrupt:
             interrupted = True
+        except BaseException:
+            lock.release()
+            raise
         finally:
             bar.close()
             generator.train(modes[0])
             discriminator.train(modes[1])
-    if checkpoint is not None:
-        save_checkpoint(checkpoint, generator=generator.state_dict(), discriminator=discriminator.state_dict(),
-                        opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), history=history.state_dict(),
-                        generator_config=getattr(generator, "config", None),
-                        discriminator_config=getattr(discriminator, "config", None),
-                        loss=loss, n_critic=n_critic, gp_weight=float(gp_weight), pack=pack)
+    try:
+        if checkpoint is not None and history.steps != start_steps:  # a call that trains nothing writes nothing
+            save_checkpoint(checkpoint, generator=generator.state_dict(), discriminator=discriminator.state_dict(),
+                            opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), history=history.state_dict(),
+                            generator_config=getattr(generator, "config", None),
+                            discriminator_config=getattr(discriminator, "config", None),
+                            loss=loss, n_critic=n_critic, gp_weight=float(gp_weight), pack=pack, run=run)
+    finally:
+        lock.release()
     if interrupted:
         raise KeyboardInterrupt(f"training interrupted at step {history.steps}"
                                 + (f"; saved to {checkpoint}, run again to resume" if checkpoint else ""))

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate
+
 ARCHS = ("mlp", "conv")
 ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "silu": nn.SiLU, "tanh": nn.Tanh}
 IMAGE_SHAPE = (1, 28, 28)
@@ -24,10 +26,7 @@ def _check_gaussian(mu, logvar):
 
 
 def _check_images(x, name="x"):
-    if not torch.is_tensor(x) or x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-        raise ValueError(f"{name} must be a tensor of shape N x 1 x 28 x 28, got {shape}; reshape flat images "
-                         "with x.view(-1, 1, 28, 28).")
+    validate.images(x, name, value_range=False, check_finite=False)
 
 
 def reparameterize(mu, logvar, eps=None):
@@ -63,6 +62,7 @@ def bernoulli_log_likelihood(logits, x):
     if logits.shape != x.shape or logits.dim() < 2:
         raise ValueError(f"logits and x must have the same shape N x ..., got {tuple(logits.shape)} and "
                          f"{tuple(x.shape)}; decode to N x 1 x 28 x 28 logits for N x 1 x 28 x 28 images.")
+    validate.images(x, "x", shape=None, check_finite=False)
     x = x.to(logits.dtype)
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(start_dim=1).sum(dim=1)
 
@@ -126,15 +126,13 @@ class VAE(nn.Module):
 
     def encode(self, x):
         """x: N x 1 x 28 x 28 -> (mu, logvar) of q(z|x), each N x latent_dim."""
-        _check_images(x)
+        validate.images(x, "x", check_finite=False)
         h = self.encoder(x)
         return self.to_mu(h), self.to_logvar(h)
 
     def decode(self, z):
         """z: N x latent_dim -> logits of the Bernoulli pixel means, N x 1 x 28 x 28."""
-        if not torch.is_tensor(z) or z.dim() != 2 or z.shape[1] != self.latent_dim:
-            shape = tuple(z.shape) if torch.is_tensor(z) else type(z).__name__
-            raise ValueError(f"z must have shape N x {self.latent_dim} (this model's latent_dim), got {shape}")
+        validate.latents(z, self.latent_dim)
         return self.decoder(z)
 
     def forward(self, x):
@@ -159,10 +157,7 @@ class VAE(nn.Module):
 
 
 def _check_pixels(x):
-    _check_images(x)
-    if x.numel() and (float(x.min()) < 0 or float(x.max()) > 1):
-        raise ValueError(f"x must hold pixel values in [0, 1], got values in [{float(x.min()):g}, "
-                         f"{float(x.max()):g}]; images from tutorial_lib.data.load_mnist already are.")
+    validate.images(x, "x")
 
 
 def elbo(model, x, beta=1.0):

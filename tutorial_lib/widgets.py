@@ -9,6 +9,7 @@ import io
 import ipywidgets as widgets
 import torch
 
+from . import validate
 from .vae import rate_distortion
 
 
@@ -16,7 +17,7 @@ def to_png(image, scale=4):
     """PNG bytes of one grey image (H x W or 1 x H x W, values in [0, 1]), enlarged `scale` times (nearest)."""
     from PIL import Image
 
-    image = torch.as_tensor(image).detach().cpu().float()
+    image = validate.images(image, "image", shape=None, min_count=0, to_tensor=True).detach().cpu().float()
     if image.dim() == 3 and image.shape[0] == 1:
         image = image[0]
     if image.dim() != 2:
@@ -45,7 +46,7 @@ def latent_explorer(model, z=None, dims=8, limit=3.0, step=0.05, scale=5):
     The box's attributes ``sliders``, ``image`` and ``code()`` (the current code) make it scriptable.
     """
     latent_dim = model.latent_dim
-    start = torch.zeros(latent_dim) if z is None else torch.as_tensor(z, dtype=torch.float32).detach().cpu().flatten()
+    start = torch.zeros(latent_dim) if z is None else validate.finite(torch.as_tensor(z, dtype=torch.float32), "z").detach().cpu().flatten()
     if start.numel() != latent_dim:
         raise ValueError(f"z must hold latent_dim = {latent_dim} values, got {start.numel()}")
     if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
@@ -114,6 +115,7 @@ def beta_explorer(models, images, n=8, seed=0):
     """
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict beta -> trained VAE")
+    validate.images(images, "images")
     betas = sorted(models)
     table, pictures = {}, {}
     with torch.random.fork_rng(devices=[]):

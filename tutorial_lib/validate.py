@@ -1,0 +1,144 @@
+"""The one place that checks what comes into the library: images, latent codes, 2-D points and feature sets.
+
+Every public function that takes one of these calls a function here first, so a wrong input gets one clear
+error (what was expected, what came, what to do) instead of a cryptic one from deep inside torch, or a silent
+wrong number. Each returns the input as a tensor (array-likes are converted where the caller allows it).
+
+    x = validate.images(x, "real")            # N x 1 x 28 x 28, float, finite, in [0, 1]
+    z = validate.latents(z, 64)               # N x 64, float
+    p = validate.points(samples, "samples")   # N x 2, numeric
+"""
+import torch
+
+IMAGE_SHAPE = (1, 28, 28)
+#: How far outside [0, 1] rounding may take a pixel before it counts as out of range.
+_RANGE_SLACK = 1e-5
+
+
+def _describe(value):
+    if torch.is_tensor(value):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    shape = getattr(value, "shape", None)
+    return f"a {type(value).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else "")
+
+
+def _as_tensor(value, name, what, to_tensor):
+    if torch.is_tensor(value):
+        return value
+    if to_tensor and value is not None and not isinstance(value, (str, bytes, dict)):
+        try:
+            return torch.as_tensor(value)
+        except (TypeError, ValueError, RuntimeError):
+            pass
+    raise TypeError(f"{name} must be a torch tensor of {what}, got {_describe(value)}"
+                    + ("; convert it with torch.as_tensor(...)" if value is not None else "") + ".")
+
+
+def _check_float(x, name, what):
+    if x.dtype == torch.uint8:
+        raise TypeError(f"{name} must hold float values in [0, 1], got uint8 values (0..255): convert with "
+                        f"{name}.float() / 255.")
+    if x.dtype == torch.bool or not (x.is_floating_point()):
+        raise TypeError(f"{name} must be a float tensor of {what}, got dtype {x.dtype}: convert with {name}.float()"
+                        + (" (and divide 0..255 pixel counts by 255)" if not x.dtype == torch.bool else "") + ".")
+
+
+def _check_finite(x, name, hint):
+    finite = torch.isfinite(x)
+    if not bool(finite.all()):
+        nan = int(torch.isnan(x).sum())
+        raise ValueError(f"{name} contains {nan} NaN and {int((~finite).sum()) - nan} infinite values out of "
+                         f"{x.numel()}: {hint}")
+
+
+def _check_count(x, name, min_count, unit):
+    if len(x) < min_count:
+        raise ValueError(f"{name} holds {len(x)} {unit}, but this needs at least {min_count}"
+                         + (" (it is empty)" if len(x) == 0 else "") + f": pass more {unit}.")
+
+
+def finite(x, name, hint="check where these values come from (a diverged model gives NaN)."):
+    """Raise a ValueError naming `name` when tensor `x` holds NaN or infinite values; returns `x`."""
+    _check_finite(x, name, hint)
+    return x
+
+
+def images(x, name="images", *, shape=IMAGE_SHAPE, min_count=1, value_range=True, check_finite=True,
+           to_tensor=False):
+    """`x` checked as a batch of images N x C x H x W: a float tensor (uint8 is refused with "divide by 255"),
+    each image of `shape` (None: any, at least one dimension), at least `min_count` of them, finite values (unless
+    ``check_finite=False``) in [0, 1] (unless ``value_range=False``). to_tensor: accept array-likes (converted).
+    Returns the tensor."""
+    shape_text = f"N x {' x '.join(map(str, shape))}" if shape else "N x ..."
+    what = f"images of shape {shape_text}"
+    x = _as_tensor(x, name, what, to_tensor)
+    if shape is not None and (x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape)):
+        flat = 1
+        for size in shape:
+            flat *= size
+        hint = (f"; reshape flat images with {name}.view(-1, {', '.join(map(str, shape))})"
+                if x.dim() >= 1 and x.numel() and x.numel() % flat == 0 else "")
+        raise ValueError(f"{name} must be a batch of {what}, got {tuple(x.shape)}{hint}.")
+    if shape is None and x.dim() < 2:
+        raise ValueError(f"{name} must have shape N x ... (a batch), got {tuple(x.shape)}; add a batch dimension "
+                         f"with {name}.unsqueeze(0).")
+    _check_float(x, name, what)
+    _check_count(x, name, min_count, "images")
+    if check_finite:
+        _check_finite(x, name, "images must be finite; if a model made them, it has diverged (retrain it with a "
+                               "lower learning rate).")
+    if value_range and x.numel():
+        low, high = (float(v) for v in torch.aminmax(x.detach()))
+        if low < -_RANGE_SLACK or high > 1 + _RANGE_SLACK:
+            if high > 2 and high <= 255 + _RANGE_SLACK and low >= -_RANGE_SLACK:
+                fix = f"they look like 0..255 pixel counts: divide by 255 ({name} / 255)"
+            elif low >= -1 - _RANGE_SLACK and high <= 1 + _RANGE_SLACK:
+                fix = f"they look like images in [-1, 1]: map them to [0, 1] with ({name} + 1) / 2"
+            else:
+                fix = ("they look normalized (e.g. by transforms.Normalize): undo it (x * std + mean) or use "
+                       "tutorial_lib.data.load_mnist, whose images already are in [0, 1]; for logits apply "
+                       "torch.sigmoid")
+            raise ValueError(f"{name} must hold pixel values in [0, 1], got values in [{low:g}, {high:g}]: {fix}.")
+    return x
+
+
+def latents(z, dim=None, name="z", *, min_count=1, check_finite=False):
+    """`z` checked as latent codes N x `dim` (any D when None): a float tensor with at least `min_count` rows
+    (finite with ``check_finite=True``). Returns the tensor."""
+    shape_text = f"N x {dim if dim is not None else 'D'}"
+    what = f"latent codes of shape {shape_text}"
+    z = _as_tensor(z, name, what, False)
+    if z.dim() != 2 or (dim is not None and z.shape[1] != dim):
+        raise ValueError(f"{name} must have shape {shape_text}"
+                         + (" (this model's latent_dim)" if dim is not None else "") + f", got {tuple(z.shape)}"
+                         + (f"; for one code use {name}.view(1, -1)." if z.dim() == 1 else "."))
+    _check_float(z, name, what)
+    _check_count(z, name, min_count, "codes")
+    if check_finite:
+        _check_finite(z, name, "latent codes must be finite (a diverged encoder gives NaN).")
+    return z
+
+
+def points(p, name="samples", *, dim=2, min_count=1, check_finite=True, to_tensor=True, integers=True):
+    """`p` checked as points N x `dim` (any D when None): numbers (integers are accepted and converted to float64
+    unless ``integers=False``), at least `min_count` rows, finite unless ``check_finite=False``; array-likes are
+    converted unless ``to_tensor=False``. Returns a floating tensor (the same one when it already was)."""
+    shape_text = f"N x {dim if dim is not None else 'D'}"
+    p = _as_tensor(p, name, f"points of shape {shape_text}", to_tensor)
+    if p.dim() != 2 or (dim is not None and p.shape[1] != dim) or 0 in p.shape:
+        raise ValueError(f"{name} must be a non-empty 2-D tensor of shape {shape_text} (one row per point), got "
+                         f"shape {tuple(p.shape)}.")
+    if p.dtype == torch.bool or p.is_complex() or (not integers and not p.is_floating_point()):
+        raise TypeError(f"{name} must hold real float numbers, got dtype {p.dtype}: convert with {name}.float().")
+    if not p.is_floating_point():
+        p = p.double()
+    _check_count(p, name, min_count, "points")
+    if check_finite:
+        _check_finite(p, name, "points must be finite; if a model made them, it has diverged.")
+    return p
+
+
+def features(f, name="features", *, min_count=1):
+    """`f` checked as a feature set N x D (finite floats, at least `min_count` rows), e.g. of `metrics.mnist_features`;
+    returned as float64."""
+    return points(f, name, dim=None, min_count=min_count).double()
