@@ -75,7 +75,6 @@ def config(mode, base=BOOK / "_config.yml"):
     cfg["execute"]["cache"] = str(OUT / f"jupyter_cache-{mode}")
     sphinx = cfg.setdefault("sphinx", {})
     sphinx["local_extensions"] = {"static_widgets": str(BOOK)}
-    sphinx.setdefault("config", {})["html_context"] = {"course_build_mode": mode}
     return cfg
 
 
@@ -235,10 +234,33 @@ def prepare(mode, src=SRC):
     return notebooks
 
 
-def build(mode, rerun=False):
-    """Build build/book/html/ in `mode` ("full" or "fast"); returns the process exit code."""
+def kernel_environment(mode):
+    """Set the environment the notebook kernels inherit: this checkout's tutorial_lib, the inline matplotlib
+    backend (MPLBACKEND=agg, set by `make test`, would hide every figure), no progress bars, the mode."""
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(ROOT)])
+    os.environ.pop("MPLBACKEND", None)
+    os.environ["TQDM_DISABLE"] = "1"
+    if mode == "fast":
+        os.environ["TUTORIAL_FAST"] = "1"
+    else:
+        os.environ.pop("TUTORIAL_FAST", None)
+
+
+def build_site(src, html, doctrees):
+    """Sphinx on the prepared sources in `src`, as `jupyter-book build -W -n --keep-going` (but into `html`);
+    returns 0, or Sphinx's non-zero status (1 for an exception)."""
     from jupyter_book.sphinx import build_sphinx
 
+    result = build_sphinx(Path(src), Path(html), noconfig=True, path_config=str(Path(src) / "_config.yml"),
+                          confoverrides={"external_toc_path": str(Path(src) / "_toc.yml"), "nitpicky": True,
+                                         "latex_individualpages": False},
+                          doctreedir=Path(doctrees), warningiserror=True, keep_going=True)
+    return result if isinstance(result, int) else 1
+
+
+def build(mode, rerun=False):
+    """Build build/book/html/ in `mode` ("full" or "fast"); returns the process exit code."""
     started = time.monotonic()
     notebooks = prepare(mode)
     cache = OUT / f"jupyter_cache-{mode}"
@@ -249,26 +271,15 @@ def build(mode, rerun=False):
     if last != mode and HTML.exists():
         shutil.rmtree(HTML)
     INFO.unlink(missing_ok=True)
-    # The kernels inherit this environment: this checkout's tutorial_lib, the inline matplotlib backend
-    # (MPLBACKEND=agg, set by `make test`, would hide every figure), no progress bars in the pages.
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    os.environ.pop("MPLBACKEND", None)
-    os.environ["TQDM_DISABLE"] = "1"
-    if mode == "fast":
-        os.environ["TUTORIAL_FAST"] = "1"
-    else:
-        os.environ.pop("TUTORIAL_FAST", None)
+    kernel_environment(mode)
     print(f"Building the course website in {mode} mode: {len(notebooks)} notebooks -> {HTML.relative_to(ROOT)}",
           flush=True)
-    result = build_sphinx(SRC, HTML, noconfig=True, path_config=str(SRC / "_config.yml"),
-                          confoverrides={"external_toc_path": str(SRC / "_toc.yml"), "nitpicky": True,
-                                         "latex_individualpages": False},
-                          doctreedir=OUT / f"doctrees-{mode}", warningiserror=True, keep_going=True)
+    status = build_site(SRC, HTML, OUT / f"doctrees-{mode}")
     seconds = time.monotonic() - started
-    if result:
-        print(f"\nThe book build FAILED after {seconds:.0f} s (warnings count as errors; a notebook's traceback is in "
-              f"{(HTML / 'reports').relative_to(ROOT)}/).", file=sys.stderr)
-        return result if isinstance(result, int) else 1
+    if status:
+        print(f"\nThe book build FAILED after {seconds:.0f} s (warnings count as errors; a failing cell's "
+              "traceback is printed above).", file=sys.stderr)
+        return status
     INFO.write_text(json.dumps({"mode": mode, "notebooks": [p.name for p in notebooks],
                                 "seconds": round(seconds, 1)}, indent=1))
     print(f"\nBuilt the course website in {mode} mode in {seconds:.0f} s: open {HTML / 'index.html'}")
@@ -279,8 +290,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prepare-only", action="store_true", help="write build/book/src/ and stop")
     parser.add_argument("--rerun", action="store_true", help="empty this mode's execution cache first")
+    parser.add_argument("--site", nargs=2, metavar=("SRC", "OUT"),
+                        help="build the sources already prepared in SRC into OUT/html (tests use it)")
     args = parser.parse_args(argv)
     mode = "fast" if fast_mode() else "full"
+    if args.site:
+        kernel_environment(mode)
+        return build_site(args.site[0], Path(args.site[1]) / "html", Path(args.site[1]) / "doctrees")
     if args.prepare_only:
         prepare(mode)
         print(f"wrote {SRC}")

@@ -16,6 +16,7 @@ import importlib.util
 import json
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -189,6 +190,67 @@ def test_widget_snapshot_of_an_unknown_model_is_only_the_note():
     assert "<img" not in snapshot and "snapshot" in snapshot
 
 
+# ---------------------------------------------------------------- a tiny site, built for real
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==")
+
+
+def _tiny_site(root, pages):
+    """Sources for scripts/book.py --site: the course's configuration (its own cache), a toc of `pages`."""
+    src = root / "src"
+    src.mkdir(parents=True)
+    cfg = book.config("fast")
+    cfg["execute"]["cache"] = str(root / "cache")
+    (src / "_config.yml").write_text(yaml.safe_dump(cfg))
+    (src / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "intro",
+                                                  "chapters": [{"file": name.split(".")[0]} for name in pages]}))
+    (src / "intro.md").write_text("# Tiny\n\nA page.\n")
+    for name, content in pages.items():
+        if name.endswith(".ipynb"):
+            nb = nbformat.v4.new_notebook()
+            nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+            nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}\n\n$$\\mathcal L = 1$$")]
+            nb.cells += [nbformat.v4.new_code_cell(code) for code in content]
+            nbformat.write(nb, src / name)
+        else:
+            (src / name).write_text(content)
+    return src
+
+
+def _build_tiny(root, pages):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "book.py"), "--site",
+                             str(_tiny_site(root, pages)), str(root / "out")],
+                            capture_output=True, text=True, timeout=600, cwd=root,
+                            env={**os.environ, "TUTORIAL_FAST": "1", "PYTHONPATH": str(ROOT)})
+    return result.returncode, result.stdout + result.stderr, root / "out" / "html"
+
+
+def test_a_built_widget_is_a_snapshot_of_its_saved_state(tmp_path):
+    widget = ["import base64\nimport ipywidgets as w",
+              f"png = base64.b64decode({base64.b64encode(PNG).decode()!r})\n"
+              "w.VBox([w.HTML('<b>demo explorer</b>'), w.FloatSlider(value=0.5, description='z1'), "
+              "w.Image(value=png, format='png')])"]
+    code, log, html_dir = _build_tiny(tmp_path, {"widget.ipynb": widget})
+    assert code == 0, log[-3000:]
+    page = (html_dir / "widget.html").read_text()
+    assert "application/vnd.jupyter.widget" not in page, "widget state or views left on the page"
+    assert "@jupyter-widgets" not in page and "require.min.js" not in page, "widget JavaScript from a CDN"
+    snapshot = page[page.index('<div class="widget-snapshot">'):]
+    assert "<b>demo explorer</b>" in snapshot and "z1 = 0.5" in snapshot
+    assert [base64.b64decode(s) for s in re.findall(r'src="data:image/png;base64,([^"]+)"', snapshot)] == [PNG]
+
+
+@pytest.mark.parametrize("pages, reported", [
+    ({"boom.ipynb": ["x = 1", "1 / 0"]}, "ZeroDivisionError"),
+    ({"links.md": "# Links\n\nSee [the lesson](no_such_lesson.ipynb).\n"}, "no_such_lesson"),
+    ({"links.md": "# Links\n\nSee [the section](#no-such-section).\n"}, "no-such-section"),
+], ids=["cell error", "missing page", "missing anchor"])
+def test_the_build_fails_on(tmp_path, pages, reported):
+    code, log, _ = _build_tiny(tmp_path, pages)
+    assert code != 0, "the build should have failed"
+    assert reported in log, f"the failure does not name {reported}:\n{log[-2000:]}"
+
+
 # ---------------------------------------------------------------- the built site
 
 HTML = ROOT / "build" / "book" / "html"
@@ -283,7 +345,7 @@ def test_widgets_are_static_snapshots(site):
     for path in NOTEBOOKS:
         text = (HTML / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
         assert "application/vnd.jupyter.widget" not in text, f"{path.stem}: widget JavaScript/state left on the page"
-        assert "unpkg.com" not in text and "require.min.js" not in text
+        assert "@jupyter-widgets" not in text and "require.min.js" not in text
         source = path.read_text(encoding="utf-8")
         if "latent_explorer(" in source:
             snapshot = text[text.index('class="widget-snapshot"'):]
