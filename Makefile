@@ -1,34 +1,40 @@
 # Generative Models, Hands-On. Two commands do everything:
 #   make lab    set up .venv if missing, then open JupyterLab on notebooks/
 #   make test   set up .venv if missing, then run the unit tests and execute every notebook (fast mode)
+#   make book   set up .venv if missing, then build the course website into build/book/html/ (TUTORIAL_FAST=1: fast mode)
 # Repeat runs reuse .venv; it is updated only when requirements.txt, constraints.txt or pyproject.toml change.
+# The set-up and these commands live in scripts/course.py (Windows: py -3.11 scripts\course.py lab|test|book);
+# the targets below only call it, so both ways in run the same steps.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+COURSE := $(PYTHON) scripts/course.py
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # What `make test` runs; narrow it with e.g.  make test TESTS=notebooks/02_building_a_vae.ipynb
 TESTS  ?= tests notebooks
 LAB_PORT ?= 8888
-# JupyterLab refuses to run as root (containers, some VMs) unless told to.
-LAB_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test unit notebooks student pretrained bench-vae bench-gan2d bench-compare clean distclean
+.PHONY: setup lab test book unit notebooks student pretrained bench-vae bench-gan2d bench-compare clean distclean
 
+# The stamp's rule and the script agree: both reinstall when one of the three files is newer than the stamp.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
-	@test -x $(PY) || { echo "Creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
-	$(PY) -m pip install --quiet --upgrade-strategy only-if-needed -r requirements.txt -c constraints.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	@touch $(STAMP)
+	$(COURSE) setup
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(LAB_ROOT)
+setup:
+	$(COURSE) setup
+
+lab:
+	$(COURSE) lab --port $(LAB_PORT)
 
 # Fast mode (TUTORIAL_FAST=1) shrinks data and steps; strict checks make exercise checkers raise;
-# offline mode forbids downloads. These variables reach the notebook kernels that nbval starts.
-test: $(STAMP)
-	TUTORIAL_FAST=1 TUTORIAL_OFFLINE=1 TUTORIAL_CHECKS_STRICT=1 MPLBACKEND=agg \
-	  $(PY) -m pytest $(TESTS) --nbval-lax --nbval-current-env --durations=10 -p no:cacheprovider
+# offline mode forbids downloads (scripts/course.py sets these; they reach the kernels nbval starts).
+test:
+	$(COURSE) test $(TESTS)
+
+# The website: every notebook executed (full mode; TUTORIAL_FAST=1 make book for fast mode) through jupyter-cache.
+book:
+	$(COURSE) book
 
 unit: $(STAMP)
 	$(MAKE) test TESTS=tests

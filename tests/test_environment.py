@@ -1,5 +1,5 @@
 """environment.yml, the Binder/conda environment: conda-forge only, Python 3.11, CPU-only PyTorch, the
-same packages and lower bounds as pyproject.toml, and tutorial_lib from the checkout.
+same packages and bounds as pyproject.toml (runtime, lab, test and book), and tutorial_lib from the checkout.
 
 Docker is not available here, so the file is checked, not built. How repo2docker reads it (checked in
 its source, repo2docker/buildpacks/conda/__init__.py): an environment.yml at the root selects the conda
@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,10 +57,10 @@ def pip_entries(environment):
     return sections[0]
 
 
-def _pyproject_requirements():
+def _pyproject_requirements(extras=("lab", "test", "book")):
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    extras = project["optional-dependencies"]
-    return [Requirement(r) for r in project["dependencies"] + extras["lab"] + extras["test"]]
+    optional = project["optional-dependencies"]
+    return [Requirement(r) for r in project["dependencies"] + [r for extra in extras for r in optional[extra]]]
 
 
 def test_conda_forge_only(environment):
@@ -87,7 +88,7 @@ def test_same_packages_and_lower_bounds_as_pyproject(conda_packages):
     assert set(named) == set(wanted), (f"missing from environment.yml: {sorted(set(wanted) - set(named))}; "
                                        f"not in pyproject.toml: {sorted(set(named) - set(wanted))}")
     for name, req in wanted.items():
-        assert named[name].replace(" ", "") == str(req.specifier), \
+        assert SpecifierSet(named[name].replace(" ", "")) == req.specifier, \
             f"{name}: environment.yml says {named[name]!r}, pyproject.toml {req.specifier}"
 
 
@@ -119,6 +120,30 @@ def test_root_environment_is_the_one_binder_uses():
 def test_colab_keeps_its_own_torch():
     """pyproject.toml asks only for lower bounds, so installing tutorial_lib on Colab leaves Colab's
     torch in place instead of pulling a second one."""
-    for req in _pyproject_requirements():
+    for req in _pyproject_requirements(extras=("lab", "test")):
         for spec in req.specifier:
             assert spec.operator == ">=", f"{req}: use a lower bound only (exact pins live in requirements.txt)"
+
+
+def test_book_extra_is_jupyter_book_1():
+    """The website needs Jupyter Book 1: version 2 downloads its theme from the network on its first build."""
+    (book,) = _pyproject_requirements(extras=("book",))[-1:]
+    assert book.name == "jupyter-book"
+    assert book.specifier.contains("1.0.4.post1") and not book.specifier.contains("2.0.0")
+
+
+def test_requirements_pins_meet_pyproject_bounds():
+    """Every package requirements.txt pins exactly lies within pyproject.toml's bounds for it."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            req = Requirement(line)
+            (spec,) = req.specifier
+            assert spec.operator == "==", f"requirements.txt should pin exactly: {line}"
+            pins[req.name.lower()] = spec.version
+    wanted = _pyproject_requirements()
+    assert {r.name.lower() for r in wanted} <= set(pins), "a pyproject.toml requirement is not pinned"
+    for req in wanted:
+        assert req.specifier.contains(pins[req.name.lower()], prereleases=True), \
+            f"requirements.txt pins {req.name}=={pins[req.name.lower()]}, outside pyproject.toml's {req.specifier}"

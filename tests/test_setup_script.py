@@ -1,0 +1,194 @@
+"""scripts/course.py, the one implementation of `make lab`, `make test` and `make book` (Windows runs it with
+`py -3.11 scripts\\course.py lab`): the Makefile only calls it, its set-up installs exactly
+requirements.txt + constraints.txt and then `-e .`, and it reinstalls only when an install input changed.
+
+The set-up is run for real in a scratch copy of the repository whose .venv interpreter is a stand-in that
+records its arguments (no package is installed, no network)."""
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "course.py"
+INSTALL_REQUIREMENTS = [".venv/bin/python", "-m", "pip", "install", "--quiet", "--upgrade-strategy", "only-if-needed",
+                        "-r", "requirements.txt", "-c", "constraints.txt"]
+INSTALL_TUTORIAL_LIB = [".venv/bin/python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                        "-e", "."]
+needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+posix_only = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a shell script")
+
+
+def _dry_run(root, *args):
+    result = subprocess.run([sys.executable, str(root / "scripts" / "course.py"), "--dry-run", *args], cwd=root,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line[2:].split() for line in result.stdout.splitlines() if line.startswith("+ ")]
+
+
+def _make_dry_run(*targets, **variables):
+    result = subprocess.run(["make", "-n", "--no-print-directory", *targets, "PYTHON=python3",
+                             *[f"{k}={v}" for k, v in variables.items()]],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line.split() for line in result.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def scratch_repo(tmp_path):
+    """The script and the three install inputs in a fresh folder (a fresh clone as far as the set-up is concerned)."""
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(SCRIPT, tmp_path / "scripts" / "course.py")
+    for name in ("requirements.txt", "constraints.txt", "pyproject.toml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def _fake_venv(root):
+    """A .venv whose interpreter appends its arguments to calls.log (and succeeds)."""
+    python = root / ".venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\necho "$@" >> "{root / "calls.log"}"\n')
+    python.chmod(python.stat().st_mode | stat.S_IXUSR)
+    return python
+
+
+def _calls(root):
+    log = root / "calls.log"
+    return [line.split() for line in log.read_text().splitlines()] if log.exists() else []
+
+
+@needs_make
+def test_makefile_targets_only_call_the_script():
+    assert _make_dry_run("lab") == [["python3", "scripts/course.py", "lab", "--port", "8888"]]
+    assert _make_dry_run("lab", LAB_PORT="9999") == [["python3", "scripts/course.py", "lab", "--port", "9999"]]
+    assert _make_dry_run("test") == [["python3", "scripts/course.py", "test", "tests", "notebooks"]]
+    assert _make_dry_run("test", TESTS="tests/test_data.py") == [["python3", "scripts/course.py", "test",
+                                                                  "tests/test_data.py"]]
+    assert _make_dry_run("book") == [["python3", "scripts/course.py", "book"]]
+    assert _make_dry_run("setup") == [["python3", "scripts/course.py", "setup"]]
+
+
+@needs_make
+def test_makefile_stamp_rule_is_the_script_setup():
+    """The other targets (student, benchmarks) depend on .venv/.installed, whose rule runs the script's set-up,
+    and on the same three inputs the script checks."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "$(STAMP): requirements.txt constraints.txt pyproject.toml\n\t$(COURSE) setup\n" in makefile
+    assert "pip install" not in makefile, "the Makefile must not install anything itself: scripts/course.py does"
+    result = subprocess.run(["make", "-n", "--no-print-directory", "-W", "requirements.txt", "student",
+                             "PYTHON=python3"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split() == ["python3", "scripts/course.py", "setup"]
+
+
+def test_fresh_clone_setup_plan(scratch_repo):
+    steps = _dry_run(scratch_repo, "setup")
+    assert steps == [[sys.executable, "-m", "venv", ".venv"], INSTALL_REQUIREMENTS, INSTALL_TUTORIAL_LIB,
+                     ["touch", ".venv/.installed"]]
+
+
+def test_commands_run_after_the_setup(scratch_repo):
+    setup = [[sys.executable, "-m", "venv", ".venv"], INSTALL_REQUIREMENTS, INSTALL_TUTORIAL_LIB,
+             ["touch", ".venv/.installed"]]
+    assert _dry_run(scratch_repo, "lab", "--port", "9000")[:4] == setup
+    lab = _dry_run(scratch_repo, "lab", "--port", "9000")[4]
+    assert lab[:5] == [".venv/bin/python", "-m", "jupyterlab", "--notebook-dir=notebooks", "--port=9000"]
+    assert _dry_run(scratch_repo, "test")[4] == [
+        "TUTORIAL_FAST=1", "TUTORIAL_OFFLINE=1", "TUTORIAL_CHECKS_STRICT=1", "MPLBACKEND=agg",
+        ".venv/bin/python", "-m", "pytest", "tests", "notebooks",
+        "--nbval-lax", "--nbval-current-env", "--durations=10", "-p", "no:cacheprovider"]
+    assert _dry_run(scratch_repo, "test", "tests/test_data.py")[4][4:8] == [".venv/bin/python", "-m", "pytest",
+                                                                           "tests/test_data.py"]
+    assert _dry_run(scratch_repo, "book")[4] == [".venv/bin/python", "scripts/book.py"]
+
+
+def test_current_env_skips_the_setup(scratch_repo):
+    assert _dry_run(scratch_repo, "--current-env", "book") == [[sys.executable, "scripts/book.py"]]
+    assert _dry_run(scratch_repo, "--current-env", "test", "tests")[0][4:] == [
+        sys.executable, "-m", "pytest", "tests", "--nbval-lax", "--nbval-current-env", "--durations=10", "-p",
+        "no:cacheprovider"]
+
+
+@posix_only
+def test_setup_installs_once_and_again_only_when_an_input_changes(scratch_repo):
+    _fake_venv(scratch_repo)  # .venv exists: no `python -m venv`
+    course = [sys.executable, str(scratch_repo / "scripts" / "course.py")]
+
+    def setup():
+        subprocess.run(course + ["setup"], cwd=scratch_repo, check=True, capture_output=True, timeout=60)
+
+    inputs = ("requirements.txt", "constraints.txt", "pyproject.toml")
+    past = time.time() - 1000
+    for name in inputs:  # a clone made a while ago
+        os.utime(scratch_repo / name, (past, past))
+    setup()
+    assert _calls(scratch_repo) == [INSTALL_REQUIREMENTS[1:], INSTALL_TUTORIAL_LIB[1:]]
+    stamp = scratch_repo / ".venv" / ".installed"
+    assert stamp.exists() and stamp.stat().st_mtime > past
+    setup()  # nothing changed: nothing installed
+    assert len(_calls(scratch_repo)) == 2
+    for index, name in enumerate(inputs):
+        installed = past + 100 * (index + 1)  # last install, then an edit a second later (both before now)
+        os.utime(stamp, (installed, installed))
+        edited = installed + 1
+        os.utime(scratch_repo / name, (edited, edited))
+        setup()
+        assert len(_calls(scratch_repo)) == 2 + 2 * (index + 1), f"changing {name} must reinstall"
+        assert _calls(scratch_repo)[-2:] == [INSTALL_REQUIREMENTS[1:], INSTALL_TUTORIAL_LIB[1:]]
+        setup()  # and once only
+        assert len(_calls(scratch_repo)) == 2 + 2 * (index + 1), f"{name}: installed twice"
+    (scratch_repo / "README.md").write_text("changed")  # not an install input
+    setup()
+    assert len(_calls(scratch_repo)) == 8
+
+
+@posix_only
+def test_a_failed_install_leaves_no_stamp(scratch_repo):
+    python = _fake_venv(scratch_repo)
+    python.write_text("#!/bin/sh\nexit 3\n")
+    result = subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "setup"],
+                            cwd=scratch_repo, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3
+    assert not (scratch_repo / ".venv" / ".installed").exists(), "a failed install must be retried next time"
+
+
+@posix_only
+def test_test_command_reaches_pytest_with_the_test_environment(scratch_repo):
+    python = _fake_venv(scratch_repo)
+    python.write_text(f'#!/bin/sh\necho "$TUTORIAL_FAST $TUTORIAL_OFFLINE $TUTORIAL_CHECKS_STRICT $MPLBACKEND $@" '
+                      f'>> "{scratch_repo / "calls.log"}"\n')
+    (scratch_repo / ".venv" / ".installed").touch()
+    later = time.time() + 10
+    os.utime(scratch_repo / ".venv" / ".installed", (later, later))
+    subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "test", "tests/test_data.py"],
+                   cwd=scratch_repo, check=True, capture_output=True, timeout=60, env={
+                       k: v for k, v in os.environ.items() if not k.startswith("TUTORIAL_") and k != "MPLBACKEND"})
+    assert _calls(scratch_repo) == [["1", "1", "1", "agg", "-m", "pytest", "tests/test_data.py", "--nbval-lax",
+                                     "--nbval-current-env", "--durations=10", "-p", "no:cacheprovider"]]
+
+
+def test_script_needs_only_the_standard_library():
+    """Any Python 3.9+ must be able to start it, before .venv exists."""
+    import ast
+
+    tree = ast.parse(SCRIPT.read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= set(sys.stdlib_module_names), f"not in the standard library: {imported - set(sys.stdlib_module_names)}"
+
+
+def test_windows_interpreter_path():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course", SCRIPT)
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    assert course.venv_python(Path("v"), windows=True) == Path("v") / "Scripts" / "python.exe"
+    assert course.venv_python(Path("v"), windows=False) == Path("v") / "bin" / "python"
