@@ -263,6 +263,8 @@ def describe_data(data):
         info["batch_size"] = int(batch_size)
     dataset = getattr(data, "dataset", None)
     images = getattr(dataset, "images", None)
+    if images is None and getattr(dataset, "tensors", None):  # a TensorDataset
+        images = dataset.tensors[0]
     if isinstance(images, torch.Tensor):
         info.update(samples=len(images), binarize=getattr(dataset, "binarize", None), fingerprint=_fingerprint(images))
     elif isinstance(data, (list, tuple)):
