@@ -307,3 +307,16 @@ def test_the_lock_is_held_while_training_and_released_after_errors(tmp_path):
                   callback=lambda m, h: (_ for _ in ()).throw(RuntimeError("stop")))
     for name in ("gan.pt", "v.pt"):
         CheckpointLock(tmp_path / name).release()  # free again
+
+
+def test_describe_data_tells_loaders_and_tensors_apart():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from tutorial_lib.checkpoints import describe_data
+
+    a = torch.rand(20, 2, generator=torch.Generator().manual_seed(0))
+    same = describe_data(DataLoader(TensorDataset(a), batch_size=4))
+    other = describe_data(DataLoader(TensorDataset(a + 1), batch_size=4))
+    assert same == describe_data(DataLoader(TensorDataset(a.clone()), batch_size=4)) and same != other
+    assert same["batch_size"] == 4 and same["samples"] == 20
+    assert describe_data(a) == describe_data(a.clone()) != describe_data(a[:19])

@@ -131,7 +131,8 @@ def test_kl_warmup_and_beta_reach_what_is_minimized(monkeypatch):
     backward_values = []
     real_backward = torch.Tensor.backward
     monkeypatch.setattr(torch.Tensor, "backward",
-                        lambda self, *a, **k: (backward_values.append(float(self.detach())), real_backward(self, *a, **k))[1])
+                        lambda self, *a, **k: (backward_values.append(float(self.detach())),
+                                               real_backward(self, *a, **k))[1])
     torch.manual_seed(0)
     data = [(torch.rand(4, 1, 28, 28), None)] * 4
     history = train_vae(VAE(latent_dim=2, hidden=8), data, epochs=1, beta=4.0, kl_warmup_steps=2, device="cpu")
@@ -194,14 +195,54 @@ def test_ema_update_moves_towards_the_weights_by_the_documented_decay():
 
 def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
     """A fixed penalty value makes the weight visible in what the critic minimizes."""
-    monkeypatch.setattr(train, "gradient_penalty", lambda critic, real, fake: sum(p.sum() for p in critic.parameters()) * 0 + 2.0)
+    monkeypatch.setattr(train, "gradient_penalty",
+                        lambda critic, real, fake: sum(p.sum() for p in critic.parameters()) * 0 + 2.0)
     backward_values, d_values = [], []
     monkeypatch.setattr(train, "discriminator_loss",
                         lambda r, f, kind: (d_values.append(float(discriminator_loss(r, f, kind).detach())),
                                             discriminator_loss(r, f, kind))[1])
     real_backward = torch.Tensor.backward
     monkeypatch.setattr(torch.Tensor, "backward",
-                        lambda self, *a, **k: (backward_values.append(float(self.detach())), real_backward(self, *a, **k))[1])
+                        lambda self, *a, **k: (backward_values.append(float(self.detach())),
+                                               real_backward(self, *a, **k))[1])
     train_gan(*tiny_gan(), POINTS, steps=1, gp_weight=3.0, batch_size=16, device="cpu")
     assert backward_values[0] == pytest.approx(d_values[0] + 3.0 * 2.0, rel=1e-6)
     assert gradient_penalty is not train.gradient_penalty  # the patch was in effect
+
+
+def test_train_vae_lr_schedule_reaches_the_optimizer(monkeypatch):
+    import math
+
+    seen = []
+    real_step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step",
+                        lambda self, *a, **k: (seen.append(self.param_groups[0]["lr"]), real_step(self, *a, **k))[1])
+    data = [(torch.rand(4, 1, 28, 28), None)] * 2
+    train_vae(VAE(latent_dim=2, hidden=8), data, epochs=2, lr=1e-3, lr_schedule="cosine", device="cpu")
+    assert seen == pytest.approx([1e-3 * (1 + math.cos(math.pi * i / 4)) / 2 for i in range(4)])
+
+
+def test_run_2d_network_options_reach_the_networks(monkeypatch):
+    built = []
+    for name in ("MLPGenerator", "MLPDiscriminator"):
+        cls = getattr(stabilize, name)
+        monkeypatch.setattr(stabilize, name, type(name, (cls,), {"__init__": lambda self, *a, _cls=cls, **k: (
+            _cls.__init__(self, *a, **k), built.append(self))[0]}))
+    stabilize.run_2d("pacgan", "ring", steps=1, n_eval=20, hidden=12, depth=2, latent_dim=3, batch_size=8)
+    g, d = built
+    assert g.config == {"latent_dim": 3, "hidden": 12, "depth": 2, "out_dim": 2}
+    assert d.config == {"in_dim": 2, "hidden": 12, "depth": 2, "spectral_norm": False, "pack": 2}
+
+
+def test_nll_passes_k_to_the_iwae_bound_and_negative_elbo_its_seed(monkeypatch):
+    from tutorial_lib import metrics, vae
+
+    seen = []
+    real = vae.iwae_bound
+    monkeypatch.setattr(vae, "iwae_bound", lambda model, x, k: (seen.append(k), real(model, x, k))[1])
+    torch.manual_seed(0)
+    model, x = VAE(latent_dim=2, hidden=8), torch.rand(5, 1, 28, 28).round()
+    metrics.nll(model, x, k=7, batch_size=5)
+    assert seen == [7]
+    a, b, c = (metrics.negative_elbo(model, x, seed=s) for s in (1, 1, 2))
+    assert a == b and a != c

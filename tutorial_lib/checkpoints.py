@@ -98,8 +98,9 @@ def make_folder(folder):
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except PermissionError:
-        raise PermissionError(f"Cannot create the folder {folder} for the checkpoint (permission denied). Choose a "
-                              "checkpoint path in a folder you own, e.g. under your home or the course's data/.") from None
+        raise PermissionError(f"Cannot create the folder {folder} for the checkpoint (permission denied). Choose "
+                              "a checkpoint path in a folder you own, e.g. under your home or the course's "
+                              "data/.") from None
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"Cannot write in {folder} (permission denied), so no checkpoint can be saved there. "
                               "Choose a checkpoint path in a folder you own.")
@@ -262,6 +263,8 @@ def describe_data(data):
         info["batch_size"] = int(batch_size)
     dataset = getattr(data, "dataset", None)
     images = getattr(dataset, "images", None)
+    if images is None and getattr(dataset, "tensors", None):  # a TensorDataset
+        images = dataset.tensors[0]
     if isinstance(images, torch.Tensor):
         info.update(samples=len(images), binarize=getattr(dataset, "binarize", None), fingerprint=_fingerprint(images))
     elif isinstance(data, (list, tuple)):

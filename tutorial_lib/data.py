@@ -97,7 +97,8 @@ def _corrupt(path: Path, reason: str) -> CorruptData:
            if expected else "")
     return CorruptData(f"The MNIST file {path} is damaged ({reason}).{md5}\nFix it one of these ways:\n"
                        f"  - delete {path.parent} and download MNIST again (needs internet):   {DOWNLOAD_COMMAND}\n"
-                       f"  - point the course at a folder with an intact MNIST/raw/:   export TUTORIAL_DATA=/path/to/data")
+                       "  - point the course at a folder with an intact MNIST/raw/:   "
+                       "export TUTORIAL_DATA=/path/to/data")
 
 
 def check_mnist_files(root, train=True):

@@ -194,8 +194,8 @@ def run_many(methods, datasets, seeds, steps, workers=1, on_result=None, trace_e
     else:
         context = multiprocessing.get_context("spawn")  # safe in notebooks and on every OS
         # A Pool (unlike a ProcessPoolExecutor) is terminated when the block exits, so an interrupt (Jupyter's stop
-        # button) stops the running jobs at once instead of waiting for them to finish.
-        with context.Pool(workers, initializer=_runtime.exit_with_parent, initargs=(os.getpid(),)) as pool:  # no orphans
+        # button) stops the running jobs at once instead of waiting for them to finish; workers exit when we die.
+        with context.Pool(workers, initializer=_runtime.exit_with_parent, initargs=(os.getpid(),)) as pool:
             for result in pool.imap(_run_quietly, jobs):
                 results.append(result)
                 bar.update(1)

@@ -46,7 +46,8 @@ def latent_explorer(model, z=None, dims=8, limit=3.0, step=0.05, scale=5):
     The box's attributes ``sliders``, ``image`` and ``code()`` (the current code) make it scriptable.
     """
     latent_dim = model.latent_dim
-    start = torch.zeros(latent_dim) if z is None else validate.finite(torch.as_tensor(z, dtype=torch.float32), "z").detach().cpu().flatten()
+    start = (torch.zeros(latent_dim) if z is None
+             else validate.finite(torch.as_tensor(z, dtype=torch.float32), "z").detach().cpu().flatten())
     if start.numel() != latent_dim:
         raise ValueError(f"z must hold latent_dim = {latent_dim} values, got {start.numel()}")
     if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
