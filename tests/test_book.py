@@ -56,7 +56,7 @@ def test_toc_lists_every_notebook_of_the_folder():
     toc = book.toc(book.notebook_paths())
     lessons = [chapter["file"] for chapter in toc["parts"][0]["chapters"]]
     assert lessons == [f"notebooks/{p.stem}" for p in NOTEBOOKS] and len(lessons) >= 7
-    assert toc["root"] == "intro" and toc["parts"][1]["chapters"] == [{"file": "references"}]
+    assert toc["root"] == "index" and toc["parts"][1]["chapters"] == [{"file": "references"}]
 
 
 def test_toc_picks_up_new_notebooks_and_ignores_others(tmp_path):
@@ -264,7 +264,8 @@ def site():
             pytest.fail(f"TUTORIAL_REQUIRE_BOOK=1 but {message}")
         pytest.skip(message)
     info = json.loads(book.INFO.read_text())
-    return {"info": info, "pages": sorted(HTML.rglob("*.html"))}
+    pages = sorted(p for p in HTML.rglob("*.html") if "_static" not in p.relative_to(HTML).parts)  # not templates
+    return {"info": info, "pages": pages}
 
 
 class _Links(html.parser.HTMLParser):
