@@ -266,9 +266,10 @@ def build(mode, rerun=False):
     """Build build/book/html/ in `mode` ("full" or "fast"); returns the process exit code."""
     started = time.monotonic()
     notebooks = prepare(mode)
-    cache = OUT / f"jupyter_cache-{mode}"
-    if rerun and cache.exists():
-        shutil.rmtree(cache)
+    if rerun:  # forget the executed notebooks, and Sphinx's record of having read them
+        for folder in (OUT / f"jupyter_cache-{mode}", OUT / f"doctrees-{mode}"):
+            if folder.exists():
+                shutil.rmtree(folder)
     # One site at a time: switching modes rewrites every page (the notebooks' outputs come from that mode's cache).
     last = json.loads(INFO.read_text()).get("mode") if INFO.exists() else None
     if last != mode and HTML.exists():
