@@ -89,7 +89,12 @@ def run(command, dry_run=False, env=None):
     command = [str(part) for part in command]
     if not os.path.isabs(command[0]) and (ROOT / command[0]).exists():
         command[0] = str(ROOT / command[0])  # .venv's interpreter, whatever the caller's working folder
-    code = subprocess.call(command, cwd=ROOT, env={**os.environ, **(env or {})})
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})})
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:  # Ctrl+C (stopping JupyterLab): the child got it too; let it finish quietly
+        code = process.wait()
+        sys.exit(code or 130)
     if code:
         sys.exit(code)
     return code
