@@ -6,9 +6,12 @@ import math
 import pytest
 import torch
 from torch.distributions import Bernoulli, Normal, kl_divergence
+from torch import nn
 from torch.nn import functional as F
 
-from tutorial_lib.checks import check_elbo, check_gaussian_kl, check_iwae_bound, check_reparameterize
+from tutorial_lib.checks import (check_elbo, check_gaussian_kl, check_iwae_bound, check_reparameterize, check_vae_model,
+                                 check_vae_train_step)
+from tutorial_lib.vae import VAE, copy_vae_weights, elbo, vae_train_step
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +39,8 @@ def test_strict_mode_raises_and_the_stub_is_not_yet(monkeypatch, capsys):
     def stub(*args, **kwargs):
         raise NotImplementedError
 
-    for checker in (check_gaussian_kl, check_reparameterize, check_elbo, check_iwae_bound):
+    for checker in (check_gaussian_kl, check_reparameterize, check_elbo, check_iwae_bound, check_vae_model,
+                    check_vae_train_step):
         assert checker(stub) is False
         assert "⏳" in capsys.readouterr().out
         assert checker("not a function") is False
@@ -246,3 +250,290 @@ def test_feedback_never_shows_the_library_solution(checker, wrong, capsys):
         for line in body.splitlines():
             if len(line.strip()) > 15:
                 assert line.strip() not in out
+
+
+# ---- vae_model: the VAE written as a class ----
+
+class GoodVAE(nn.Module):
+    """An independent solution: the encoder flattens in encode, the decoder reshapes in decode, Normal.rsample."""
+
+    def __init__(self, latent_dim=20, hidden=400):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(nn.Linear(784, hidden), nn.ReLU())
+        self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 784))
+
+    def head(self, h):
+        return self.to_mu(h), self.to_logvar(h)
+
+    def encode(self, x):
+        return self.head(self.encoder(x.flatten(1)))
+
+    def decode(self, z):
+        return self.decoder(z).view(-1, 1, 28, 28)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(Normal(mu, torch.exp(0.5 * logvar)).rsample()), mu, logvar
+
+
+class SoftplusLogvar(GoodVAE):
+    def head(self, h):
+        return self.to_mu(h), F.softplus(self.to_logvar(h))
+
+
+class ReluLogvar(GoodVAE):
+    def head(self, h):
+        return self.to_mu(h), torch.relu(self.to_logvar(h))
+
+
+class TanhMu(GoodVAE):
+    def head(self, h):
+        return torch.tanh(self.to_mu(h)), self.to_logvar(h)
+
+
+class SigmoidDecoder(GoodVAE):
+    def decode(self, z):
+        return torch.sigmoid(super().decode(z))
+
+
+class SharedHead(GoodVAE):  # one head for mu and logvar; to_logvar is never used
+    def head(self, h):
+        return self.to_mu(h), self.to_mu(h)
+
+
+class UnusedLayer(GoodVAE):  # a layer that takes no part in the computation gets no gradient
+    def __init__(self, latent_dim=20, hidden=400):
+        super().__init__(latent_dim, hidden)
+        self.extra = nn.Linear(hidden, hidden)
+
+
+class DetachedEncoder(GoodVAE):  # the encoder's features cut from the graph: its weights never learn
+    def encode(self, x):
+        return self.head(self.encoder(x.flatten(1)).detach())
+
+
+class FlatDecoder(GoodVAE):  # wrong shape: N x 784 logits
+    def decode(self, z):
+        return self.decoder(z)
+
+
+class FlatCodes(GoodVAE):  # wrong shape: mu and logvar transposed, D x N
+    def encode(self, x):
+        mu, logvar = super().encode(x)
+        return mu.T, logvar.T
+
+
+class DecodesTheMean(GoodVAE):
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(mu), mu, logvar
+
+
+class VarianceAsStd(GoodVAE):
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(mu + logvar.exp() * torch.randn_like(mu)), mu, logvar
+
+
+class TwoHiddenLayers(GoodVAE):  # a fine VAE, but not the network the exercise asks for
+    def __init__(self, latent_dim=20, hidden=400):
+        super().__init__(latent_dim, hidden)
+        self.encoder = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU())
+
+
+class MissingNames(nn.Module):  # the layers under other names
+    def __init__(self, latent_dim=20, hidden=400):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.fc1, self.fc21, self.fc22 = nn.Linear(784, hidden), nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
+        self.fc3, self.fc4 = nn.Linear(latent_dim, hidden), nn.Linear(hidden, 784)
+
+
+@pytest.mark.parametrize("solution", [VAE, GoodVAE])
+def test_check_vae_model_passes_correct_classes(solution, capsys):
+    passes(check_vae_model, solution, capsys)
+
+
+@pytest.mark.parametrize("mistake, case", [
+    (SoftplusLogvar, "logvar is unconstrained"),
+    (ReluLogvar, "logvar is unconstrained"),
+    (TanhMu, "mu is the raw output"),
+    (SigmoidDecoder, "decode returns logits"),
+    (SharedHead, "two separate heads"),
+    (UnusedLayer, "gradients reach every parameter"),
+    (DetachedEncoder, "gradients reach every parameter"),
+    (FlatDecoder, "decode(z) of 5 codes"),
+    (FlatCodes, "encode(x) of 5 images"),
+    (DecodesTheMean, "forward decodes a code drawn"),
+    (VarianceAsStd, "forward decodes a code drawn"),
+    (TwoHiddenLayers, "the same network as the course's VAE"),
+    (MissingNames, "has the layers encoder"),
+], ids=lambda v: v.__name__ if isinstance(v, type) else "")
+def test_check_vae_model_names_each_typical_mistake(mistake, case, capsys):
+    out = fails(check_vae_model, mistake, capsys)
+    assert case in out.split("Hint")[0]
+
+
+def test_check_vae_model_says_not_yet_for_the_stub(capsys):
+    class Stub(nn.Module):
+        def __init__(self, latent_dim=20, hidden=400):
+            raise NotImplementedError
+
+    assert check_vae_model(Stub) is False
+    assert "⏳" in capsys.readouterr().out
+
+
+def test_copy_vae_weights_makes_two_networks_compute_the_same_and_refuses_different_layers():
+    torch.manual_seed(0)
+    source, target = VAE(latent_dim=4, hidden=32), GoodVAE(latent_dim=4, hidden=32)
+    x = torch.rand(3, 1, 28, 28)
+    assert not torch.allclose(source.encode(x)[0], target.encode(x)[0])
+    copy_vae_weights(source, target)
+    for a, b in zip((*source.encode(x), source.decode(torch.ones(3, 4))), (*target.encode(x), target.decode(torch.ones(3, 4)))):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="encoder layers differ"):
+        copy_vae_weights(source, TwoHiddenLayers(latent_dim=4, hidden=32))
+    with pytest.raises(ValueError, match="no layer"):
+        copy_vae_weights(source, MissingNames(latent_dim=4, hidden=32))
+
+
+# ---- vae_train_step ----
+
+def step_with_elbo(model, optimizer, x, beta=1.0):
+    loss = -elbo(model, x, beta).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def step_with_distributions(model, optimizer, x, beta=1.0):
+    """Independent solution: torch.distributions, the KL summed then averaged, zero_grad after the step."""
+    mu, logvar = model.encode(x)
+    q = Normal(mu, torch.exp(0.5 * logvar))
+    log_px_z = Bernoulli(logits=model.decode(q.rsample())).log_prob(x).sum(dim=(1, 2, 3))
+    kl = kl_divergence(q, Normal(torch.zeros_like(mu), 1.0)).sum(1)
+    loss = (beta * kl - log_px_z).mean()
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return float(loss)
+
+
+@pytest.mark.parametrize("solution", [vae_train_step, step_with_elbo, step_with_distributions])
+def test_check_vae_train_step_passes_correct_steps(solution, capsys):
+    passes(check_vae_train_step, solution, capsys)
+
+
+def _step(model, optimizer, loss, returned=None, zero_grad=True, step=True):
+    if zero_grad:
+        optimizer.zero_grad()
+    loss.backward()
+    if step:
+        optimizer.step()
+    return (loss if returned is None else returned).item()
+
+
+def _terms(model, x):
+    logits, mu, logvar = model(x)
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum((1, 2, 3)), \
+        0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)
+
+
+def sum_not_mean(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (beta * kl - log_px_z).sum())
+
+
+def sum_backward_mean_returned(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (beta * kl - log_px_z).sum(), returned=(beta * kl - log_px_z).mean())
+
+
+def no_zero_grad(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (beta * kl - log_px_z).mean(), zero_grad=False)
+
+
+def no_optimizer_step(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (beta * kl - log_px_z).mean(), step=False)
+
+
+def zero_grad_after_backward(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    loss = (beta * kl - log_px_z).mean()
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+    return loss.item()
+
+
+def minimizes_the_elbo(model, optimizer, x, beta=1.0):  # loss = +ELBO: maximizes -ELBO
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (log_px_z - beta * kl).mean())
+
+
+def steps_uphill(model, optimizer, x, beta=1.0):  # reports -ELBO but backpropagates +ELBO
+    log_px_z, kl = _terms(model, x)
+    loss = (beta * kl - log_px_z).mean()
+    return _step(model, optimizer, -loss, returned=loss)
+
+
+def beta_on_the_reconstruction(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (kl - beta * log_px_z).mean())
+
+
+def beta_ignored(model, optimizer, x, beta=1.0):
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (kl - log_px_z).mean())
+
+
+def returns_the_tensor(model, optimizer, x, beta=1.0):
+    loss = -elbo(model, x, beta).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def own_optimizer(model, optimizer, x, beta=1.0):  # ignores the optimizer it was given
+    adam = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return _step(model, adam, -elbo(model, x, beta).mean())
+
+
+@pytest.mark.parametrize("mistake, case", [
+    (sum_not_mean, "a sum over the 8 images instead of the mean"),
+    (sum_backward_mean_returned, "backward of a sum over the 8 images moves 8 times too far"),
+    (no_zero_grad, "call optimizer.zero_grad() every step"),
+    (no_optimizer_step, "call optimizer.step()"),
+    (zero_grad_after_backward, "call optimizer.step()"),
+    (minimizes_the_elbo, "the sign of the returned loss"),
+    (steps_uphill, "the step goes downhill"),
+    (beta_on_the_reconstruction, "beta multiplies the KL term"),
+    (beta_ignored, "beta multiplies the KL term"),
+    (returns_the_tensor, "a Python float"),
+    (own_optimizer, "the size of the step"),
+], ids=lambda v: getattr(v, "__name__", ""))
+def test_check_vae_train_step_names_each_typical_mistake(mistake, case, capsys):
+    out = fails(check_vae_train_step, mistake, capsys)
+    assert case in out.split("Hint")[0]
+
+
+def test_the_library_step_trains_and_skips_a_non_finite_loss():
+    torch.manual_seed(0)
+    model = VAE(latent_dim=2, hidden=16)
+    x = torch.bernoulli(torch.full((16, 1, 28, 28), 0.3))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = [vae_train_step(model, optimizer, x) for _ in range(50)]
+    assert all(isinstance(v, float) for v in losses) and losses[-1] < 0.8 * losses[0]
+    loss, reconstruction, kl = vae_train_step(model, optimizer, x, beta=2.0, return_terms=True)
+    assert loss == pytest.approx(reconstruction + 2.0 * kl, rel=1e-5)
+    with torch.no_grad():
+        model.to_mu.bias.fill_(float("inf"))  # an infinite KL: no update may follow
+    before = [p.detach().clone() for p in model.parameters()]
+    assert not math.isfinite(vae_train_step(model, optimizer, x))
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -129,7 +129,7 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     """
     run = run_settings(train_vae, locals())
     from .runtime import get_device
-    from .vae import _check_pixels, bernoulli_log_likelihood, gaussian_kl
+    from .vae import _check_pixels, vae_train_step
 
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -175,15 +175,9 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
                         group["lr"] = _scheduled_lr(lr, lr_schedule, history, total_steps, max_seconds,
                                                     history.wall_time + time.perf_counter() - watch.start)
                     weight = beta * min(1.0, (history.steps + 1) / kl_warmup_steps) if kl_warmup_steps else beta
-                    logits, mu, logvar = model(x)
-                    reconstruction = -bernoulli_log_likelihood(logits, x).mean()
-                    kl = gaussian_kl(mu, logvar).mean()
-                    loss = reconstruction + weight * kl
-                    check_finite(loss.detach(), step=history.steps, lr=lr)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    history.log(loss=loss.item(), reconstruction=reconstruction.item(), kl=kl.item())
+                    loss, reconstruction, kl = vae_train_step(model, optimizer, x, weight, return_terms=True)
+                    check_finite(loss, step=history.steps, lr=lr)  # the step made no update if it is not finite
+                    history.log(loss=loss, reconstruction=reconstruction, kl=kl)
                     history.steps += 1
                     bar.update(1)
                     if history.steps % 50 == 0:

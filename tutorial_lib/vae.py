@@ -166,9 +166,64 @@ def elbo(model, x, beta=1.0):
     model: a VAE; x: N x 1 x 28 x 28 in [0, 1]; beta = 1 gives the ELBO, other values the beta-VAE objective.
     Returns (N,); maximize its mean (minimize -elbo(...).mean()) to train.
     """
+    log_px_z, kl = elbo_terms(model, x)
+    return log_px_z - beta * kl
+
+
+def elbo_terms(model, x):
+    """The two terms of the ELBO of each image, (log p(x|z), KL(q(z|x) || p(z))), each (N,), in nats, with one
+    code z ~ q(z|x) drawn by ``model(x)`` (the reparameterization). x: N x 1 x 28 x 28 in [0, 1]."""
     _check_pixels(x)
     logits, mu, logvar = model(x)
-    return bernoulli_log_likelihood(logits, x) - beta * gaussian_kl(mu, logvar)
+    return bernoulli_log_likelihood(logits, x), gaussian_kl(mu, logvar)
+
+
+def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False):
+    """One step of training on the batch x (N x 1 x 28 x 28 in [0, 1]): loss = the batch mean of
+    -log p(x|z) + beta * KL(q(z|x) || p(z)) (the mean -ELBO when beta = 1), then zero_grad, backward, step.
+
+    Returns the loss as a Python float (a tensor would keep the step's graph alive in a list of losses); with
+    ``return_terms=True``, the floats (loss, reconstruction, kl): the batch means of -log p(x|z) and of the KL,
+    which `train.train_vae` logs. A NaN or infinite loss is returned without an update (the weights stay usable),
+    for the caller to stop. `train.train_vae` runs this step in its loop.
+    """
+    log_px_z, kl = elbo_terms(model, x)
+    reconstruction, kl = -log_px_z.mean(), kl.mean()
+    loss = reconstruction + beta * kl
+    if torch.isfinite(loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if return_terms:
+        return loss.item(), reconstruction.item(), kl.item()
+    return loss.item()
+
+
+def copy_vae_weights(source, target):
+    """Copy the weights of VAE `source` into VAE `target`, two networks with the same layers whatever their
+    names inside: the layers with parameters of ``encoder``, ``to_mu``, ``to_logvar`` and ``decoder``, in order.
+
+    Used to show that a VAE written in a notebook computes what `VAE` computes. Raises ValueError (saying which
+    part differs) when the two do not have the same layers."""
+    for part in ("encoder", "to_mu", "to_logvar", "decoder"):
+        found = []
+        for which, model in (("source", source), ("target", target)):
+            module = getattr(model, part, None)
+            if not isinstance(module, nn.Module):
+                raise ValueError(f"the {which} VAE has no layer (nn.Module) named {part!r}; name the parts encoder, "
+                                 "to_mu, to_logvar and decoder")
+            found.append([m for m in module.modules() if list(m.parameters(recurse=False))])
+        layers, other_layers = found
+        shapes, other_shapes = ([f"{type(m).__name__} {' and '.join('x'.join(map(str, p.shape)) for p in m.parameters(recurse=False))}"
+                                 for m in found_layers] for found_layers in found)
+        if shapes != other_shapes:
+            raise ValueError(f"the {part} layers differ: the source has {shapes}, the target {other_shapes} "
+                             "(layers with weights, in order, with the shapes of their parameters)")
+        with torch.no_grad():
+            for a, b in zip(layers, other_layers):
+                for p, q in zip(a.parameters(recurse=False), b.parameters(recurse=False)):
+                    q.copy_(p)
+    return target
 
 
 def _max_rows(n_images):
@@ -210,7 +265,7 @@ def rate_distortion(model, x, batch_size=500):
     rate = distortion = 0.0
     for i in range(0, len(x), batch_size):
         batch = x[i:i + batch_size].to(device)
-        logits, mu, logvar = model(batch)
-        rate += float(gaussian_kl(mu, logvar).double().sum())
-        distortion += float(-bernoulli_log_likelihood(logits, batch).double().sum())
+        log_px_z, kl = elbo_terms(model, batch)
+        rate += float(kl.double().sum())
+        distortion += float(-log_px_z.double().sum())
     return rate / len(x), distortion / len(x)

@@ -1,11 +1,15 @@
 """Checkers of the VAE notebooks (01 and 02)."""
 import math
 
+import copy
+
 import torch
+from torch import nn
 
 from ._core import Case, checker, _seeded, run_check
 
-__all__ = ["check_gaussian_kl", "check_reparameterize", "check_elbo", "check_iwae_bound"]
+__all__ = ["check_gaussian_kl", "check_reparameterize", "check_elbo", "check_iwae_bound", "check_vae_model",
+           "check_vae_train_step"]
 
 
 @checker
@@ -179,3 +183,236 @@ def check_iwae_bound(fn):
                           "log q(z|x) (full Gaussian log-densities, constants and the log-variance term included, "
                           "summed over latent dimensions); average the weights over the k samples in log space "
                           "(log-sum-exp, then subtract log k), one value per image.")
+
+
+def _probing(name, fn, cases, probes, hint):
+    """run_check where case i calls ``probes[i](fn)`` (a measurement of the learner's code) instead of fn itself."""
+    return run_check(name, lambda _probe: probes[_probe](fn),
+                     [Case(c.about, (), {"_probe": i}, c.expected, c.atol, c.rtol) for i, c in enumerate(cases)],
+                     hint=hint)
+
+
+def _shape(t):
+    return torch.tensor(tuple(t.shape)) if torch.is_tensor(t) else torch.tensor([-1])
+
+
+@checker
+def check_vae_model(cls):
+    """Check a VAE class: ``cls(latent_dim=..., hidden=...)`` builds the layers ``encoder``, ``to_mu``,
+    ``to_logvar`` (two ``nn.Linear`` heads) and ``decoder`` and sets ``latent_dim``; ``encode(x N x 1 x 28 x 28) ->
+    (mu, logvar)`` each N x latent_dim, ``decode(z) -> logits`` N x 1 x 28 x 28, ``forward(x) -> (logits, mu,
+    logvar)`` with z drawn by the reparameterization. Checks the shapes, that the decoder gives logits, that mu
+    and log sigma^2 come from separate heads with no activation squashing them, that forward samples z, that
+    gradients reach every parameter, and that with the course VAE's weights it computes what `VAE` computes."""
+    from ..vae import VAE, bernoulli_log_likelihood, copy_vae_weights, gaussian_kl
+
+    if not callable(cls):
+        return run_check("vae_model", cls, [], "")
+    latent, hidden = 3, 16
+    x = _check_images(5)
+    z = torch.randn(5, latent, generator=torch.Generator().manual_seed(1))
+    far = 10 * torch.randn(64, latent, generator=torch.Generator().manual_seed(2))
+
+    def build(model_cls):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            return model_cls(latent_dim=latent, hidden=hidden)
+
+    def layers(cls):
+        model = build(cls)
+        named = all(isinstance(getattr(model, n, None), nn.Module) for n in ("encoder", "to_mu", "to_logvar", "decoder"))
+        heads = isinstance(getattr(model, "to_mu", None), nn.Linear) and isinstance(getattr(model, "to_logvar", None),
+                                                                                      nn.Linear)
+        return float(named and heads and getattr(model, "latent_dim", None) == latent)
+
+    def encode_shapes(cls):
+        mu, logvar = build(cls).encode(x)
+        return torch.cat([_shape(mu), _shape(logvar)])
+
+    def decode_shape(cls):
+        return _shape(build(cls).decode(z))
+
+    def forward_shapes(cls):
+        out = _seeded(build(cls))(x)
+        if not isinstance(out, (tuple, list)) or len(out) != 3:
+            return torch.tensor([-1])
+        return torch.cat([_shape(t) for t in out])
+
+    def logits(cls):
+        with torch.no_grad():
+            out = build(cls).decode(far)
+        return float(bool((out < 0).any()) and bool((out > 1).any()))
+
+    def shifted(model, head, by=2.0):
+        with torch.no_grad():
+            getattr(model, head).bias += by
+            return model.encode(x)
+
+    def separate_heads(cls):
+        model = build(cls)
+        with torch.no_grad():
+            mu0, logvar0 = model.encode(x)
+        mu1, logvar1 = shifted(model, "to_logvar")
+        mu2, logvar2 = shifted(model, "to_mu")
+        return (mu1 - mu0).abs().max(), (logvar2 - logvar1).abs().max()
+
+    def raw_head(head):
+        def probe(cls):
+            model = build(cls)
+            with torch.no_grad():
+                before = model.encode(x)[head == "to_logvar"]
+            return shifted(model, head)[head == "to_logvar"] - before
+        return probe
+
+    def spread(cls):
+        """With the decoder made linear (its ReLU units always on) and sigma = 2: the spread of forward's logits over
+        400 draws of each image, divided by the spread that z = mu + 2 * eps gives (1 when sigma is right)."""
+        reference = build(VAE)
+        with torch.no_grad():
+            reference.to_logvar.weight.zero_()
+            reference.to_logvar.bias.fill_(math.log(4.0))
+            reference.decoder[0][0].bias.fill_(50.0)
+            slope = reference.decoder[0][2].weight @ reference.decoder[0][0].weight     # logits = slope @ z + c
+            model = copy_vae_weights(reference, build(cls))
+            logits = _seeded(model)(x.repeat(400, 1, 1, 1))[0].reshape(400, len(x), -1)
+        return float((logits.std(dim=0) / (2.0 * slope.norm(dim=1))).mean())
+
+    def gradients(cls):
+        model = build(cls)
+        logits, mu, logvar = _seeded(model)(x)
+        loss = (gaussian_kl(mu, logvar) - bernoulli_log_likelihood(logits, x)).mean()
+        loss.backward()
+        return float(sum(p.grad is None or not bool(p.grad.abs().sum() > 0) for p in model.parameters()))
+
+    def same_function(cls):
+        model = copy_vae_weights(build(VAE), build(cls))
+        with torch.no_grad():
+            return (*model.encode(x), model.decode(z))
+
+    reference = build(VAE)
+    with torch.no_grad():
+        expected_function = (*reference.encode(x), reference.decode(z))
+    cases = [Case(f"cls(latent_dim={latent}, hidden={hidden}) has the layers encoder, to_mu and to_logvar (two "
+                  "nn.Linear heads) and decoder, and sets self.latent_dim", expected=1.0),
+             Case("encode(x) of 5 images 5 x 1 x 28 x 28: mu and logvar, each of shape 5 x 3",
+                  expected=torch.tensor([5, latent, 5, latent]), atol=0),
+             Case("decode(z) of 5 codes 5 x 3: logits of shape 5 x 1 x 28 x 28", expected=torch.tensor([5, 1, 28, 28]),
+                  atol=0),
+             Case("forward(x): the tuple (logits 5 x 1 x 28 x 28, mu 5 x 3, logvar 5 x 3)",
+                  expected=torch.tensor([5, 1, 28, 28, 5, latent, 5, latent]), atol=0),
+             Case("decode returns logits, any real number (no sigmoid at the end: the loss applies it): for codes far "
+                  "from 0 some outputs are below 0 and some above 1", expected=1.0),
+             Case("mu and logvar come from two separate heads: changing to_logvar leaves mu as it is, changing to_mu "
+                  "leaves logvar as it is (one head for both, or one fed into the other, mixes them)",
+                  expected=(0.0, 0.0), atol=1e-5),
+             Case("logvar is unconstrained, the raw output of to_logvar (no softplus, ReLU, exp or tanh on it): "
+                  "raising to_logvar's bias by 2 raises every logvar by exactly 2", expected=torch.full((5, latent), 2.0),
+                  atol=1e-4),
+             Case("mu is the raw output of to_mu (no activation on it): raising to_mu's bias by 2 raises every mu by "
+                  "exactly 2", expected=torch.full((5, latent), 2.0), atol=1e-4),
+             Case("gradients reach every parameter: after backward of the -ELBO of forward(x), the number of "
+                  "parameters with no (or an all-zero) gradient; an unused layer, a detach() or torch.no_grad() "
+                  "cuts them off", expected=0.0, atol=0),
+             Case(f"the same network as the course's VAE(latent_dim={latent}, hidden={hidden}): with its weights "
+                  "copied in, encode and decode give the same numbers (784 -> hidden -> ReLU -> the two heads; "
+                  "latent_dim -> hidden -> ReLU -> 784)", expected=expected_function, atol=1e-5),
+             Case("forward decodes a code drawn from q(z|x), z = mu + exp(logvar / 2) * eps with fresh eps for every "
+                  "image, not mu itself: with the decoder made linear and sigma = 2, the spread of forward's logits "
+                  "over 400 draws divided by the spread sigma = 2 gives (1; 0 when forward decodes mu, 2 when it "
+                  "scales eps by the variance)", expected=1.0, rtol=0.1, atol=0)]
+    probes = [layers, encode_shapes, decode_shape, forward_shapes, logits, separate_heads, raw_head("to_logvar"),
+              raw_head("to_mu"), gradients, same_function, spread]
+    return _probing("vae_model", cls, cases, probes,
+                    hint="the encoder flattens the image and maps its 784 pixels to `hidden` ReLU units; two separate "
+                         "linear heads map those to mu and to logvar, with nothing applied after them (logvar may be "
+                         "any real number); the decoder maps a code to `hidden` ReLU units and then to 784 logits with "
+                         "no sigmoid, reshaped to N x 1 x 28 x 28; forward encodes, draws z with reparameterize(mu, "
+                         "logvar), and returns (decode(z), mu, logvar). Keep the attribute names the docstring asks "
+                         "for.")
+
+
+def _step_model(seed=0):
+    """A small VAE for the step checker: sigma ~ 1e-4 (z is mu, so the step is deterministic whatever noise the
+    learner draws) and codes away from the prior (a KL of tens of nats, so beta matters)."""
+    from ..vae import VAE
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = VAE(latent_dim=2, hidden=24)
+    with torch.no_grad():
+        model.to_logvar.weight.zero_()
+        model.to_logvar.bias.fill_(-18.0)
+        model.to_mu.bias.fill_(1.5)
+    return model
+
+
+def _flat_parameters(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).double()
+
+
+@checker
+def check_vae_train_step(fn):
+    """Check ``fn(model, optimizer, x N x 1 x 28 x 28, beta) -> float``: one step of training on the batch mean of
+    -log p(x|z) + beta * KL(q(z|x) || p(z)), with zero_grad, backward and optimizer.step; returns the loss as a
+    Python float. Run with plain SGD (whose step is lr x the gradient) on a fixed small VAE."""
+    from ..vae import vae_train_step
+
+    if not callable(fn):
+        return run_check("vae_train_step", fn, [], "")
+    x, lr, n = _check_images(8, seed=2), 1e-3, 8
+
+    def run(step_fn, beta=1.0, steps=1):
+        """The returned losses and each step's update divided by -lr (for SGD: the gradient it followed)."""
+        model = _step_model()
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        losses, updates = [], []
+        for _ in range(steps):
+            before = _flat_parameters(model)
+            losses.append(_seeded(step_fn)(model, optimizer, x, beta))
+            updates.append((before - _flat_parameters(model)) / lr)
+        return losses, updates
+
+    (loss_1,), (gradient_1,) = run(vae_train_step)
+    (loss_4,), (gradient_4,) = run(vae_train_step, beta=4.0)
+    _, (_, second_gradient) = run(vae_train_step, steps=2)
+    scale = float(gradient_1.abs().max())
+
+    def returned(beta=1.0):
+        return lambda fn: run(fn, beta)[0][0]
+
+    def moved(fn):
+        return run(fn)[1][0]
+
+    cases = [(Case("the step returns the loss as a Python float (loss.item()), not a tensor (a list of tensors would "
+                   "keep every step's graph alive) nor None", expected=1.0),
+              lambda fn: float(isinstance(returned()(fn), float))),
+             (Case("the sign of the returned loss: it is -ELBO, a positive number of nats here (a negative value is "
+                   "the ELBO itself, and minimizing that would maximize -ELBO)", expected=1.0),
+              lambda fn: float(returned()(fn) > 0)),
+             (Case(f"the returned loss divided by the batch mean of -ELBO (a sum over the {n} images instead of the "
+                   f"mean is {n} times larger)", expected=1.0, rtol=1e-4, atol=0),
+              lambda fn: returned()(fn) / loss_1),
+             (Case("one step changes the parameters (call optimizer.step() after loss.backward())", expected=1.0),
+              lambda fn: float(bool(moved(fn).abs().max() > 0))),
+             (Case("the step goes downhill: the parameters move against the gradient of -ELBO, not along it "
+                   "(backward of -ELBO, not of the ELBO: a step uphill maximizes -ELBO)", expected=1.0),
+              lambda fn: float(torch.sign(moved(fn) @ gradient_1))),
+             (Case(f"the size of the step, relative to SGD's lr x the gradient of the batch mean of -ELBO (backward of "
+                   f"a sum over the {n} images moves {n} times too far)", expected=1.0, rtol=1e-3, atol=0),
+              lambda fn: float(moved(fn) @ gradient_1 / (gradient_1 @ gradient_1))),
+             (Case("every parameter's update, beta = 1: lr x the gradient of the batch mean of -ELBO",
+                   expected=gradient_1, atol=1e-3 * scale, rtol=1e-3), moved),
+             (Case("with beta = 4 the returned loss is the batch mean of -log p(x|z) + 4 KL(q(z|x) || p(z)): beta "
+                   "multiplies the KL term (not the reconstruction) and must not be ignored", expected=loss_4,
+                   rtol=1e-4, atol=0), returned(4.0)),
+             (Case("with beta = 4 every parameter's update follows the gradient of -log p(x|z) + 4 KL (beta in the "
+                   "loss you call backward on)", expected=gradient_4, atol=1e-3 * scale, rtol=1e-3),
+              lambda fn: run(fn, 4.0)[1][0]),
+             (Case("two steps in a row: the second update uses the new gradient only (call optimizer.zero_grad() "
+                   "every step, before loss.backward(); without it gradients accumulate from step to step)",
+                   expected=second_gradient, atol=1e-3 * scale, rtol=1e-3),
+              lambda fn: run(fn, steps=2)[1][1])]
+    return _probing("vae_train_step", fn, [c for c, _ in cases], [p for _, p in cases],
+                    hint="compute the batch mean of the negative ELBO, with beta weighting the KL term (e.g. with "
+                         "elbo(model, x, beta)); clear the old gradients with the optimizer, backpropagate the loss, "
+                         "let the optimizer take its step, and return the loss as a Python number with .item().")
