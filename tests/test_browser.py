@@ -1,4 +1,6 @@
-"""The latent explorer of notebook 02 in a real browser: JupyterLab + Debian's chromium driven by playwright.
+"""The widgets in a real browser: JupyterLab + Debian's chromium driven by playwright. The latent explorer of
+notebook 02 (below) and the GAN playground of notebook 04 (`test_gan_playground_in_a_real_browser`: press play,
+the picture changes; press pause, it stops changing).
 
 Starts JupyterLab from this environment on a free loopback port (token auth, temporary settings and
 runtime folders, TUTORIAL_FAST=1 for the kernel), opens a copy of notebooks/02_building_a_vae.ipynb,
@@ -27,6 +29,7 @@ from tutorial_lib.runtime import env_flag
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "02_building_a_vae.ipynb"
+GAN_NOTEBOOK = ROOT / "notebooks" / "04_building_a_gan.ipynb"
 CHROMIUM = Path(os.environ.get("TUTORIAL_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = ROOT / "build" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run",
@@ -35,6 +38,7 @@ HOW_TO_INSTALL = ("Debian's chromium is needed for the real-browser test of the 
                   "`sudo apt-get install chromium` (Debian/Ubuntu; .ci/run does it in CI). "
                   "playwright drives /usr/bin/chromium and downloads no browser of its own.")
 SERVER_START_S, NOTEBOOK_RUN_S, IMAGE_UPDATE_S = 90, 180, 30
+GAN_NOTEBOOK_RUN_S, FRAME_S, SETTLE_S, STILL_S = 300, 60, 60, 5
 
 
 def _missing(reason):
@@ -175,7 +179,8 @@ _FINISHED = """() => {
 }"""
 
 
-def _run_all_and_wait_for_explorer(page, timeout):
+def _run_all_and_wait_for(page, timeout, selector, ready, name, what):
+    """Run all cells; wait for the widget `selector` (with `ready(locator)` true) and then for the whole notebook."""
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     _start_kernel(page)
     _run_all(page)
@@ -185,24 +190,29 @@ def _run_all_and_wait_for_explorer(page, timeout):
             _run_all(page)
         error = _first_error(page)
         if error:
-            raise AssertionError(f"notebook 02 raised in the browser:\n{error}")
-        explorer = page.locator(".latent-explorer")
-        if explorer.count() and explorer.first.locator(".widget-slider, .widget-hslider").count() \
-                and explorer.first.locator("img").count():
+            raise AssertionError(f"{name} raised in the browser:\n{error}")
+        widget = page.locator(selector)
+        if widget.count() and ready(widget.first):
             break
         time.sleep(1.0)
     else:
-        raise AssertionError(f"no latent explorer (an ipywidgets VBox with class 'latent-explorer', FloatSliders "
-                             f"and an Image) appeared within {timeout} s of 'Run All Cells'")
-    # The kernel answers a slider only once it has run the cells after the explorer: wait for the end.
+        raise AssertionError(f"no {what} appeared within {timeout} s of 'Run All Cells'")
+    # The kernel answers a widget only once it has run the cells after it: wait for the end.
     while time.monotonic() < deadline:
         error = _first_error(page)
         if error:
-            raise AssertionError(f"notebook 02 raised in the browser:\n{error}")
+            raise AssertionError(f"{name} raised in the browser:\n{error}")
         if page.evaluate(_FINISHED):
-            return explorer.first
+            return widget.first
         time.sleep(1.0)
-    raise AssertionError(f"notebook 02 did not finish within {timeout} s of 'Run All Cells'")
+    raise AssertionError(f"{name} did not finish within {timeout} s of 'Run All Cells'")
+
+
+def _run_all_and_wait_for_explorer(page, timeout):
+    return _run_all_and_wait_for(
+        page, timeout, ".latent-explorer",
+        lambda explorer: explorer.locator(".widget-slider, .widget-hslider").count() and explorer.locator("img").count(),
+        "notebook 02", "latent explorer (an ipywidgets VBox with class 'latent-explorer', FloatSliders and an Image)")
 
 
 def _image_signature(image):
@@ -289,6 +299,102 @@ def test_latent_explorer_in_a_real_browser(tmp_path):
     if not NOTEBOOK.exists():
         pytest.skip(f"{NOTEBOOK.relative_to(ROOT)} does not exist yet")
     paths = explore_in_browser(NOTEBOOK, SCREENSHOTS, tmp_path)
+    for path in paths:
+        assert path.stat().st_size > 1000
+    print("screenshots:", *[str(p.relative_to(ROOT)) for p in paths])
+
+
+def _wait_until_still(image, status, settle, still):
+    """Wait (at most `settle` s) until the picture and the status line stay the same for `still` s; return
+    whether they did."""
+    deadline = time.monotonic() + settle
+    last, since = (image.get_attribute("src"), status.inner_text()), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = (image.get_attribute("src"), status.inner_text())
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= still:
+            return True
+    return False
+
+
+def play_in_browser(notebook, screenshots, scratch):
+    """Run `notebook` in JupyterLab + chromium; in the GAN playground press play (the picture must change), then
+    pause (it must stop changing); return screenshot paths."""
+    from playwright.sync_api import sync_playwright
+
+    root = scratch / "lab"
+    shutil.copytree(notebook.parent, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    lab = Lab(root, scratch, _fast_env())
+    try:
+        lab.wait_ready(SERVER_START_S)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{lab.url}/lab/tree/{notebook.name}?token={lab.token}", timeout=60_000)
+                try:
+                    playground = _run_all_and_wait_for(
+                        page, GAN_NOTEBOOK_RUN_S, ".gan-playground",
+                        lambda box: box.locator(".widget-play button").count() and box.locator("img").count(),
+                        "notebook 04", "GAN playground (an ipywidgets VBox with class 'gan-playground', a Play "
+                        "widget and an Image)")
+                except AssertionError:
+                    screenshots.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(screenshots / "failure.png"), full_page=True)
+                    raise
+                playground.scroll_into_view_if_needed()
+                image = playground.locator("img").first
+                status = playground.locator(".widget-html").first
+                page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle(),
+                                       timeout=30_000)
+                box = image.bounding_box()
+                assert box and box["width"] > 100 and box["height"] > 100, f"the playground's picture is not shown: {box}"
+                assert "step 0" in status.inner_text(), status.inner_text()
+                screenshots.mkdir(parents=True, exist_ok=True)
+                paths = [screenshots / "gan_playground_before.png"]
+                playground.screenshot(path=str(paths[-1]))
+                src_before = image.get_attribute("src")
+
+                play_pause = playground.locator(".widget-play button").first  # the Play widget's play/pause toggle
+                assert play_pause.locator("i.fa-play").count(), "the play button does not show ▶ before playing"
+                play_pause.click()
+                deadline, changed = time.monotonic() + FRAME_S, False
+                while time.monotonic() < deadline and not changed:
+                    time.sleep(0.5)
+                    changed = image.get_attribute("src") != src_before and "step 0" not in status.inner_text()
+                assert changed, f"pressing play did not change the picture within {FRAME_S} s"
+                assert play_pause.locator("i.fa-pause").count(), "the button does not show pause while playing"
+                paths.append(screenshots / "gan_playground_playing.png")
+                playground.screenshot(path=str(paths[-1]))
+
+                play_pause.click()  # pause
+                assert _wait_until_still(image, status, SETTLE_S, STILL_S), \
+                    f"the picture kept changing for {SETTLE_S} s after pressing pause"
+                paused = (image.get_attribute("src"), status.inner_text())
+                time.sleep(STILL_S)
+                assert (image.get_attribute("src"), status.inner_text()) == paused, "the picture changed while paused"
+                assert play_pause.locator("i.fa-play").count(), "the button does not show ▶ after pausing"
+                paths.append(screenshots / "gan_playground_paused.png")
+                playground.screenshot(path=str(paths[-1]))
+                paths.append(screenshots / "notebook_04.png")
+                page.screenshot(path=str(paths[-1]))
+                return paths
+            finally:
+                browser.close()
+    finally:
+        lab.stop()
+
+
+def test_gan_playground_in_a_real_browser(tmp_path):
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} was not found")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("the Python package playwright is not installed (it is in requirements.txt: run `make test`)")
+    paths = play_in_browser(GAN_NOTEBOOK, SCREENSHOTS, tmp_path)
     for path in paths:
         assert path.stat().st_size > 1000
     print("screenshots:", *[str(p.relative_to(ROOT)) for p in paths])

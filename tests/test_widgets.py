@@ -96,3 +96,96 @@ def test_beta_explorer_shows_each_beta_and_its_rate_and_distortion():
     assert len(set(shown.values())) == 3
     with pytest.raises(ValueError, match="non-empty dict"):
         beta_explorer({}, images)
+
+
+# ---- the 2-D GAN playground (notebook 04) ----
+
+def small_playground(**kwargs):
+    from tutorial_lib.widgets import gan_playground
+    kwargs = dict(dict(steps_per_frame=3, batch_size=32, hidden=16, n_show=50), **kwargs)
+    box = gan_playground(**kwargs)
+    box.frame_gap = 0  # the test sends its ticks back to back
+    return box
+
+
+def test_playground_structure():
+    box = small_playground()
+    assert isinstance(box, widgets.VBox) and "gan-playground" in box._dom_classes
+    assert isinstance(box.play, widgets.Play) and box.play.playing is False
+    assert box.steps == 0 and box.history == {"d_loss": [], "g_loss": []}
+    assert png_pixels(box.image.value).ndim == 3  # the initial picture is there before any step
+    assert "gan_step" in box.status.value
+
+
+def test_stepping_changes_the_picture_and_the_losses():
+    box = small_playground()
+    before = box.image.value
+    weights = [p.detach().clone() for p in box.generator.parameters()]
+    box.step_button.click()
+    assert box.steps == 3 and len(box.history["d_loss"]) == len(box.history["g_loss"]) == 3
+    assert all(np.isfinite(box.history["d_loss"])) and box.image.value != before
+    assert any(not torch.equal(a, b) for a, b in zip(weights, box.generator.parameters()))
+    assert "step 3" in box.status.value
+
+
+def test_play_steps_on_each_tick_and_pause_stops_it():
+    box = small_playground()
+    box.play.playing = True  # what the play button sends
+    box.play.value += 1      # what the Play widget sends every `interval` ms while playing
+    box.play.value += 1
+    assert box.steps == 6
+    picture = box.image.value
+    box.play.playing = False  # pause
+    box.play.value += 1       # a tick that arrives after the pause
+    assert box.steps == 6 and box.image.value == picture
+    box.play.value = 0        # the stop button rewinds: no step either
+    assert box.steps == 6
+
+
+def test_the_learners_step_is_what_runs():
+    from tutorial_lib.gan import gan_step
+    calls = []
+
+    def my_step(generator, discriminator, opt_g, opt_d, real):
+        calls.append(tuple(real.shape))
+        losses = gan_step(generator, discriminator, opt_g, opt_d, real)
+        return losses[0] + 100.0, losses[1] - 100.0  # marked, so the history shows whose values these are
+
+    box = small_playground(step_fn=my_step)
+    box.step()
+    assert calls == [(32, 2)] * 3
+    assert "my_step" in box.status.value
+    assert all(d > 99 for d in box.history["d_loss"]) and all(g < -99 for g in box.history["g_loss"])
+
+
+def test_playground_same_seed_same_run_and_a_library_loss():
+    a, b = small_playground(), small_playground()
+    a.step()
+    b.step()
+    assert a.history == b.history and a.image.value == b.image.value
+    hinge = small_playground(step_fn="hinge")
+    hinge.step()
+    assert "hinge" in hinge.status.value and hinge.history != a.history
+
+
+def test_playground_grid_and_reset():
+    box = small_playground()
+    ring_picture = box.image.value
+    box.step()
+    box.dataset.value = "grid"  # switching data starts afresh
+    assert box.steps == 0 and box.image.value != ring_picture
+    box.step()
+    box.reset_button.click()
+    assert box.steps == 0 and box.history["d_loss"] == []
+
+
+def test_playground_rejects_bad_input():
+    from tutorial_lib.widgets import gan_playground
+    with pytest.raises(ValueError, match="dataset"):
+        gan_playground(dataset="moons")
+    with pytest.raises(ValueError, match="loss name"):
+        gan_playground(step_fn=3)
+    with pytest.raises(ValueError, match="one of"):
+        gan_playground(step_fn="lsgan")
+    with pytest.raises(ValueError, match="steps_per_frame"):
+        gan_playground(steps_per_frame=0)

@@ -253,3 +253,42 @@ class DCGANDiscriminator(nn.Module):
         if x.dim() != 4 or x.shape[1:] != (self.pack, 28, 28):
             raise ValueError(f"expected images N x {self.pack} x 28 x 28 (pack={self.pack}), got {tuple(x.shape)}")
         return self.net(x * 2 - 1).squeeze(1)
+
+
+# ---- one training step (notebook 04) and the KL divergence on a grid (notebook 03) ----
+
+def gan_step(generator, discriminator, opt_g, opt_d, real, loss="nonsaturating"):
+    """One alternating GAN update on the real batch `real` (N x ...); returns (d_loss, g_loss) as floats.
+
+    1. Both networks go to training mode (BatchNorm normalizes with the batch's statistics).
+    2. Discriminator step: fakes G(z), z = torch.randn(N, latent_dim), made without gradient (the
+       discriminator's loss must not reach the generator); opt_d.zero_grad(), backward, opt_d.step().
+    3. Generator step: fresh noise, `generator_loss` through the updated discriminator; opt_g.zero_grad(),
+       backward, opt_g.step(). The discriminator's weights get gradients here but only opt_g steps.
+    The same algorithm as `train.train_gan` with n_critic=1, no penalty and pack=1 (tests/test_gan_step.py).
+    loss: see the module docstring; "nonsaturating" (the default) is what the course trains with.
+    """
+    _check_kind(loss)
+    generator.train()
+    discriminator.train()
+    with torch.no_grad():
+        fake = generator(torch.randn(len(real), generator.latent_dim, device=real.device))
+    d_loss = discriminator_loss(discriminator(real), discriminator(fake), loss)
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    g_loss = generator_loss(discriminator(generator(torch.randn(len(real), generator.latent_dim,
+                                                                device=real.device))), loss)
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+def kl_divergence(p, q, dx):
+    """KL(p || q) = int p log(p / q) dx (nats) of two densities tabulated on a grid of spacing `dx` (Riemann sum).
+
+    0 log 0 counts as 0; where q = 0 but p > 0 the divergence is infinite.
+    """
+    p, q = torch.as_tensor(p), torch.as_tensor(q)
+    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx
