@@ -5,9 +5,9 @@ protocol (`metrics.mode_metrics`, 2,500 samples) for the last generator and for 
 the means over seeds and the hardware), saving it after every run, and prints the tables.
 
 Equal wall-clock, reproducibly: first each distinct configuration's CPU time per generator step is measured on
-one thread (`stabilize.time_per_step`: the least of --timing-repeats runs of --timing-steps steps, all
-configurations measured one after the other at the start); the budget (--budget-seconds, default `stabilize.BUDGET_SECONDS`) divided by it, rounded
-down to hundreds, is that row's number of generator steps. Both are stored, and --steps-from reuses the step
+one thread (`stabilize.time_per_step`: the least of --timing-repeats runs of --timing-steps steps, in interleaved
+rounds over all configurations, at the start); the budget (--budget-seconds, default `stabilize.BUDGET_SECONDS`) divided by it, rounded
+down to tens, is that row's number of generator steps. Both are stored, and --steps-from reuses the step
 counts of an earlier results file, which reproduces its runs exactly (each run is single-threaded and
 deterministic given its seed). A published row whose configuration is the common row's (same method, same
 options) reuses the common row's runs instead of repeating them.
@@ -85,8 +85,11 @@ def main():
                         help="training time per run (CPU seconds of one thread), turned into each row's steps")
     parser.add_argument("--steps", type=int, help="the same number of generator steps for every row (no budget)")
     parser.add_argument("--steps-from", help="a results JSON whose rows' step counts to reuse (reproduces it)")
-    parser.add_argument("--timing-steps", type=int, default=100, help="steps of each timing run")
-    parser.add_argument("--timing-repeats", type=int, default=1, help="timing runs per configuration (the least counts)")
+    parser.add_argument("--timing-from", help="a results JSON whose rows' measured time per step to reuse "
+                                              "(with a new --budget-seconds)")
+    parser.add_argument("--timing-steps", type=int, default=60, help="steps of each timing run")
+    parser.add_argument("--timing-repeats", type=int, default=3,
+                        help="interleaved rounds of timing runs (each configuration's least time counts)")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument("--lr-schedule", default="constant", choices=["constant", "cosine"],
                         help="learning rates constant, or cosine-decayed to 0 over the run (both networks)")
@@ -130,25 +133,38 @@ def main():
                 row |= {"seconds_per_step": None, "steps": args.steps}
         budget = None
     else:
-        measured = {}
+        measured, timing_note = {}, ""
+        if args.timing_from:
+            earlier = json.loads(Path(args.timing_from).read_text())
+            timing_note = f" (reused from {Path(args.timing_from).name}: {earlier.get('timing_note', '')})"
+            for recipe, table in earlier["tables"].items():
+                for method, row in table["rows"].items():
+                    if recipe in rows and method in rows[recipe]:
+                        measured[key(rows[recipe][method]["config"])] = row["seconds_per_step"]
+        todo = {}  # distinct configurations still to time: key -> (method, recipe, overrides)
         for recipe, table in rows.items():
             for method, row in table.items():
                 if key(row["config"]) not in measured:
-                    cfg_overrides = {k: v for k, v in row["config"].items() if k in overrides}
-                    measured[key(row["config"])] = time_per_step(method, recipe, steps=args.timing_steps,
-                                                                 repeats=args.timing_repeats, **cfg_overrides)
-                    print(f"{recipe:>9} {method:>16}: {1000 * measured[key(row['config'])]:6.2f} ms per step",
-                          flush=True)
+                    todo.setdefault(key(row["config"]), (method, recipe, {k: v for k, v in row["config"].items()
+                                                                          if k in overrides}))
+        for round_ in range(args.timing_repeats):  # interleaved rounds: a slow spell of the machine hits all alike
+            for cfg_key, (method, recipe, cfg_overrides) in todo.items():
+                seconds = time_per_step(method, recipe, steps=args.timing_steps, repeats=1, **cfg_overrides)
+                measured[cfg_key] = min(seconds, measured.get(cfg_key, math.inf))
+                print(f"round {round_ + 1}: {recipe:>9} {method:>16}: {1000 * seconds:6.2f} ms per step", flush=True)
+        for recipe, table in rows.items():
+            for method, row in table.items():
                 row["seconds_per_step"] = measured[key(row["config"])]
-                row["steps"] = steps_for_budget(args.budget_seconds, {method: row["seconds_per_step"]})[method]
+                row["steps"] = steps_for_budget(args.budget_seconds, {method: row["seconds_per_step"]}, 10)[method]
         budget = {"seconds_per_run": args.budget_seconds,
                   "how": "each distinct configuration's CPU time per generator step (critic steps, penalty and EMA "
-                         f"update included) measured on one thread, the least of {args.timing_repeats} run(s) of "
-                         f"{args.timing_steps} steps on the ring, all measured one after the other before training; "
+                         f"update included) measured on one thread, the least of {args.timing_repeats} runs of "
+                         f"{args.timing_steps} steps on the ring, in interleaved rounds over all configurations, "
+                         "before training; "
                          "steps = budget / "
-                         "time per step, rounded down to hundreds. CPU time on a shared machine is inflated by "
+                         "time per step, rounded down to tens. CPU time on a shared machine is inflated by "
                          "contention (cache, SMT), which affects every row alike; the step counts are what the "
-                         "runs reproduce (--steps-from)."}
+                         "runs reproduce (--steps-from)." + timing_note}
 
     header = {
         "what": "notebook 05's tables: PacGAN protocol (2,500 samples; high quality = within 3 std of the nearest "

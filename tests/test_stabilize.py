@@ -210,15 +210,20 @@ def test_power_iteration_finds_the_largest_singular_value_and_matches_torch_spec
     u = torch.randn(6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     sigma, _ = power_iteration(W, u / u.norm(), steps=200)
     assert sigma.item() == pytest.approx(torch.linalg.matrix_norm(W, ord=2).item(), rel=1e-9)
-    # one step from torch's own u gives the sigma that torch's spectral_norm divides by
-    layer = torch.nn.utils.parametrizations.spectral_norm(nn.Linear(4, 6))
+    # torch starts each step from v (u = Wv/|Wv|, v = W^T u/|W^T u|): the same iteration on W^T, so one step on W^T
+    # from torch's own v gives the sigma that torch's spectral_norm divides by (a layer large enough not to have
+    # converged during torch's 15 initial steps)
+    torch.manual_seed(0)
+    layer = torch.nn.utils.parametrizations.spectral_norm(nn.Linear(128, 64))
     layer.eval()  # no power iteration inside the forward pass: we take the step ourselves
-    weight, u0 = layer.parametrizations.weight.original.detach(), layer.parametrizations.weight[0]._u.detach()
-    sigma, u1 = power_iteration(weight, u0, steps=1)
+    weight, v0 = layer.parametrizations.weight.original.detach(), layer.parametrizations.weight[0]._v.detach().clone()
+    sigma, v1 = power_iteration(weight.T, v0, steps=1)
+    wrong_order, _ = power_iteration(weight, layer.parametrizations.weight[0]._u.detach().clone(), steps=1)
     layer.train()
-    normalized = layer.weight  # a training forward takes one step from the same u, then divides
+    normalized = layer.weight  # a training forward takes one step, then divides
     torch.testing.assert_close(normalized.detach(), weight / sigma)
-    torch.testing.assert_close(layer.parametrizations.weight[0]._u, u1)
+    torch.testing.assert_close(layer.parametrizations.weight[0]._v, v1)
+    assert not torch.allclose(normalized.detach(), weight / wrong_order, atol=1e-6)  # the order matters here
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         power_iteration(W, u, steps=0)
 

@@ -84,7 +84,7 @@ PUBLISHED = {
 RECIPES = {"common": list(METHODS), "published": list(PUBLISHED)}
 
 #: Training time per run of the benchmark's tables (CPU seconds of one thread; see `time_per_step`).
-BUDGET_SECONDS = 20
+BUDGET_SECONDS = 10
 
 #: Generator steps per run in benchmarks/gan2d.py (notebook 05 picks its own, shorter, with `by_mode`).
 BENCHMARK_STEPS = 20_000
