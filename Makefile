@@ -54,7 +54,9 @@ bench-vae: $(STAMP)
 
 bench-gan2d: $(STAMP)
 	$(PY) -m tutorial_lib.bench gan2d
-	$(PY) -m tutorial_lib.bench gan2d --methods baseline --batch-size 512 --steps 15000 \
+	$(PY) -m tutorial_lib.bench gan2d --recipes common --methods baseline wgan-gp spectral-norm hinge pacgan \
+	  --steps 20000 --out benchmarks/results/gan2d-20k-steps.json
+	$(PY) -m tutorial_lib.bench gan2d --recipes common --methods baseline --batch-size 512 --steps 15000 \
 	  --out benchmarks/results/gan2d-batch512.json
 
 bench-compare: $(STAMP)

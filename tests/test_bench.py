@@ -42,14 +42,29 @@ def test_gan2d_quick_run_writes_its_table(tmp_path):
                        "--steps", "100", "--lr-schedule", "cosine", "--batch-size", "64", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
-    assert report["complete"] and report["steps"] == 300 and report["seeds"] == [0]  # --quick wins
-    assert report["configs"]["baseline"]["lr_schedule"] == "cosine"
-    assert report["configs"]["baseline"]["batch_size"] == 64
-    (run,) = report["runs"]
-    assert (run["method"], run["dataset"], run["seed"]) == ("baseline", "ring", 0)
-    assert run["ema"]["modes"] == sum(c > 0 for c in run["ema"]["counts"]) and len(run["ema"]["counts"]) == 8
-    assert sum(run["raw"]["counts"]) == round(run["raw"]["high_quality"] * 2500)  # counts are the high-quality samples
-    assert set(report["meets_targets"]) == {"baseline / ring"}
+    assert report["complete"] and report["seeds"] == [0] and report["budget"] is None  # --quick: fixed steps
+    for recipe in ("common", "published"):
+        row = report["tables"][recipe]["rows"]["baseline"]
+        assert row["steps"] == 300 and row["config"]["lr_schedule"] == "cosine" and row["config"]["batch_size"] == 64
+        assert set(report["tables"][recipe]["meets_targets"]) == {"baseline / ring"}
+    assert report["tables"]["published"]["rows"]["baseline"]["same_runs_as"] == "common"
+    (run,) = report["runs"]  # the published baseline reuses the common run
+    assert (run["recipe"], run["method"], run["dataset"], run["seed"]) == ("common", "baseline", "ring", 0)
+    assert 0 <= run["ema"]["modes"] <= 8 and sum(run["raw"]["counts"]) <= 2500
+
+
+def test_gan2d_turns_a_time_budget_into_steps_per_row(tmp_path):
+    out = tmp_path / "gan2d.json"
+    result = run_bench("gan2d", "--recipes", "published", "--methods", "pacgan", "wgan-clip", "--datasets", "ring",
+                       "--seeds", "0", "--workers", "1", "--budget-seconds", "0.5", "--timing-steps", "5",
+                       "--timing-repeats", "1", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    rows = report["tables"]["published"]["rows"]
+    for row in rows.values():
+        assert row["seconds_per_step"] > 0 and row["steps"] == max(10, int(0.5 / row["seconds_per_step"]) // 10 * 10)
+    assert rows["wgan-clip"]["config"]["optimizer"] == "rmsprop" and report["budget"]["seconds_per_run"] == 0.5
+    assert {r["steps"] for r in report["runs"]} == {row["steps"] for row in rows.values()}
 
 
 def test_compare_quick_run_writes_its_table_and_figure(tmp_path, mnist_available):

@@ -8,7 +8,7 @@ from torch import nn
 
 from tutorial_lib.data import grid, ring
 from tutorial_lib.metrics import mode_metrics
-from tutorial_lib.stabilize import EMA, METHODS, RECIPE, config, run_2d, run_many, summarize
+from tutorial_lib.stabilize import EMA, METHODS, RECIPE, config, pack_samples, run_2d, run_many, summarize
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +23,8 @@ def test_config_layers_recipe_method_and_overrides():
     assert cfg["pack"] == 2 and cfg["batch_size"] == 512 and cfg["loss"] == "nonsaturating"  # the method
     assert cfg["lr"] == 3e-4 and cfg["hidden"] == RECIPE["hidden"]  # override, recipe
     assert config("baseline") == {**RECIPE, "loss": "nonsaturating", "spectral_norm": False, "pack": 1,
-                                  "n_critic": 1, "gp_weight": 0.0}
+                                  "n_critic": 1, "gp_weight": 0.0, "optimizer": "adam", "clip_weights": None,
+                                  "feature_matching": False, "label_smoothing": 0.0}
     assert config("spectral-norm")["spectral_norm"] is True and config("wgan-gp")["gp_weight"] > 0
     config("hinge", lr=1.0)
     assert config("hinge")["lr"] == RECIPE["lr"]  # overrides never leak into the shared recipe
@@ -38,6 +39,10 @@ def test_every_method_is_one_change_from_the_baseline():
 
 @pytest.mark.parametrize("call, match", [
     (lambda: config("dcgan"), "Unknown method 'dcgan'"),
+    (lambda: config("pacgan4"), "Unknown method 'pacgan4' for the common recipe"),
+    (lambda: config("baseline", recipe="tuned"), "Unknown recipe 'tuned'"),
+    (lambda: run_2d("baseline", "ring", steps={"hinge": 3}), "steps has no entry for 'baseline'"),
+    (lambda: pack_samples(torch.zeros(5, 2), 2), "m must be a positive integer that divides"),
     (lambda: config("baseline", learning_rate=1e-3), r"Unknown options \['learning_rate'\]"),
     (lambda: run_2d("baseline", "spiral", steps=1), "Unknown dataset 'spiral'"),
     (lambda: run_many(["baseline"], ["ring"], [0], 1, workers=0), "workers must be a positive integer"),
@@ -145,3 +150,190 @@ def test_summarize_averages_over_seeds_per_method_and_dataset():
     assert rows[0]["reverse_kl"] == pytest.approx(0.2) and rows[0]["seconds"] == 3.0
     assert rows[2]["reverse_kl"] == math.inf
 
+
+
+# ---- the remedies added for the published-recipe comparison, each against an independent computation ----
+
+import torch.nn.functional as F  # noqa: E402
+
+from tutorial_lib import gan, stabilize, train  # noqa: E402
+from tutorial_lib.gan import (MLPDiscriminator, MLPGenerator, clip_weights_, discriminator_features,  # noqa: E402
+                              discriminator_loss, feature_matching_loss, power_iteration,
+                              smoothed_discriminator_loss)
+
+
+def test_clip_weights_clamps_every_parameter_and_nothing_else():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 1))
+    before = [p.detach().clone() for p in net.parameters()]
+    assert clip_weights_(net, 0.1) is net
+    for p, old in zip(net.parameters(), before):
+        expected = torch.tensor([min(max(v, -0.1), 0.1) for v in old.flatten().tolist()]).view_as(old)
+        torch.testing.assert_close(p.detach(), expected)
+    with pytest.raises(ValueError, match="clip must be > 0"):
+        clip_weights_(net, 0)
+
+
+def test_smoothed_loss_is_the_cross_entropy_with_target_0_9_for_real_samples_only():
+    real, fake = torch.randn(7, generator=torch.Generator().manual_seed(1)), torch.tensor([-2.0, 0.3, 4.0])
+    by_hand = (F.binary_cross_entropy(torch.sigmoid(real).double(), torch.full((7,), 0.9, dtype=torch.float64))
+               + F.binary_cross_entropy(torch.sigmoid(fake).double(), torch.zeros(3, dtype=torch.float64)))
+    assert smoothed_discriminator_loss(real, fake, 0.9).item() == pytest.approx(by_hand.item(), rel=1e-5)
+    torch.testing.assert_close(smoothed_discriminator_loss(real, fake, 1.0), discriminator_loss(real, fake))
+    with pytest.raises(ValueError, match=r"real_target must be in \(0, 1\]"):
+        smoothed_discriminator_loss(real, fake, 0.0)
+
+
+def test_feature_matching_loss_is_the_squared_distance_of_the_mean_features():
+    rng = torch.Generator().manual_seed(2)
+    real, fake = torch.randn(10, 4, generator=rng), torch.randn(6, 4, generator=rng) + 1
+    mean_real = [sum(real[i, j].item() for i in range(10)) / 10 for j in range(4)]
+    mean_fake = [sum(fake[i, j].item() for i in range(6)) / 6 for j in range(4)]
+    by_hand = sum((a - b) ** 2 for a, b in zip(mean_real, mean_fake))
+    assert feature_matching_loss(real, fake).item() == pytest.approx(by_hand, rel=1e-5)
+    with pytest.raises(ValueError, match="expected features N x F and M x F"):
+        feature_matching_loss(real, fake[:, :3])
+
+
+@pytest.mark.parametrize("pack", [1, 2])
+def test_discriminator_features_are_the_last_hidden_layer(pack):
+    torch.manual_seed(3)
+    d = MLPDiscriminator(hidden=8, depth=2, pack=pack)
+    x = torch.randn(5, 2 * pack)
+    hidden = F.leaky_relu(d.net[2](F.leaky_relu(d.net[0](x), 0.2)), 0.2)  # the two hidden layers, by hand
+    torch.testing.assert_close(discriminator_features(d, x), hidden)
+    torch.testing.assert_close(d.net[-1](hidden).squeeze(1), d(x))  # the logit is a linear function of them
+    with pytest.raises(TypeError, match="feature matching needs"):
+        discriminator_features(nn.Linear(2, 1), x)
+
+
+def test_power_iteration_finds_the_largest_singular_value_and_matches_torch_spectral_norm():
+    W = torch.randn(6, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    u = torch.randn(6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    sigma, _ = power_iteration(W, u / u.norm(), steps=200)
+    assert sigma.item() == pytest.approx(torch.linalg.matrix_norm(W, ord=2).item(), rel=1e-9)
+    # torch starts each step from v (u = Wv/|Wv|, v = W^T u/|W^T u|): the same iteration on W^T, so one step on W^T
+    # from torch's own v gives the sigma that torch's spectral_norm divides by (a layer large enough not to have
+    # converged during torch's 15 initial steps)
+    torch.manual_seed(0)
+    layer = torch.nn.utils.parametrizations.spectral_norm(nn.Linear(128, 64))
+    layer.eval()  # no power iteration inside the forward pass: we take the step ourselves
+    weight, v0 = layer.parametrizations.weight.original.detach(), layer.parametrizations.weight[0]._v.detach().clone()
+    sigma, v1 = power_iteration(weight.T, v0, steps=1)
+    wrong_order, _ = power_iteration(weight, layer.parametrizations.weight[0]._u.detach().clone(), steps=1)
+    layer.train()
+    normalized = layer.weight  # a training forward takes one step, then divides
+    torch.testing.assert_close(normalized.detach(), weight / sigma)
+    torch.testing.assert_close(layer.parametrizations.weight[0]._v, v1)
+    assert not torch.allclose(normalized.detach(), weight / wrong_order, atol=1e-6)  # the order matters here
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        power_iteration(W, u, steps=0)
+
+
+def _tiny():
+    torch.manual_seed(0)
+    return MLPGenerator(hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
+
+
+def _points():
+    return torch.randn(64, 2, generator=torch.Generator().manual_seed(6))
+
+
+def test_weight_clipping_reaches_the_critic_after_every_step(monkeypatch):
+    calls = []
+    monkeypatch.setattr(train, "clip_weights_", lambda module, clip: calls.append(clip) or clip_weights_(module, clip))
+    g, d = _tiny()
+    train.train_gan(g, d, _points(), steps=3, loss="wasserstein", n_critic=2, clip_weights=0.01, batch_size=16,
+                    device="cpu")
+    assert calls == [0.01] * 6
+    assert all(p.abs().max() <= 0.01 for p in d.parameters())
+    assert any((p.abs() == 0.01).any() for p in d.parameters())  # the clip was active, not vacuous
+
+
+def test_label_smoothing_reaches_the_discriminator_loss(monkeypatch):
+    targets = []
+
+    def spy(real_logits, fake_logits, real_target=0.9):
+        targets.append(real_target)
+        return smoothed_discriminator_loss(real_logits, fake_logits, real_target)
+
+    monkeypatch.setattr(train, "smoothed_discriminator_loss", spy)
+    train.train_gan(*_tiny(), _points(), steps=2, label_smoothing=0.1, batch_size=16, device="cpu")
+    assert targets == [pytest.approx(0.9)] * 2
+    with pytest.raises(ValueError, match="needs a cross-entropy loss"):
+        train.train_gan(*_tiny(), _points(), steps=1, loss="hinge", label_smoothing=0.1, device="cpu")
+
+
+def test_feature_matching_replaces_the_generator_loss(monkeypatch):
+    shapes = []
+
+    def spy(real_features, fake_features):
+        shapes.append((tuple(real_features.shape), tuple(fake_features.shape), real_features.requires_grad))
+        return feature_matching_loss(real_features, fake_features)
+
+    monkeypatch.setattr(train, "feature_matching_loss", spy)
+    monkeypatch.setattr(train, "generator_loss", lambda *a: pytest.fail("the generator loss was used"))
+    history = train.train_gan(*_tiny(), _points(), steps=2, feature_matching=True, batch_size=16, device="cpu")
+    assert shapes == [((16, 8), (16, 8), False)] * 2  # hidden width 8; real features without gradient
+    assert history.losses["g_loss"][-1] >= 0  # a squared distance
+
+
+def test_rmsprop_is_the_optimizer_when_asked(monkeypatch):
+    made = []
+    real_rmsprop = torch.optim.RMSprop
+    monkeypatch.setattr(torch.optim, "RMSprop", lambda params, lr: made.append(lr) or real_rmsprop(params, lr=lr))
+    monkeypatch.setattr(torch.optim, "Adam", lambda *a, **k: pytest.fail("Adam was used"))
+    train.train_gan(*_tiny(), _points(), steps=1, optimizer="rmsprop", lr_g=5e-5, lr_d=4e-5, device="cpu")
+    assert made == [5e-5, 4e-5]
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'rmsprop'"):
+        train.train_gan(*_tiny(), _points(), steps=1, optimizer="sgd", device="cpu")
+
+
+# ---- published recipes and equal training time ----
+
+def test_published_recipes_are_the_papers():
+    gp = config("wgan-gp", "published")
+    assert (gp["lr"], gp["betas"], gp["n_critic"], gp["gp_weight"], gp["loss"]) == (1e-4, (0.5, 0.9), 5, 0.1,
+                                                                                    "wasserstein")
+    sn = config("spectral-norm", "published")
+    assert (sn["loss"], sn["spectral_norm"], sn["lr"], sn["betas"], sn["n_critic"]) == ("hinge", True, 2e-4,
+                                                                                        (0.0, 0.9), 5)
+    clip = config("wgan-clip", "published")
+    assert (clip["optimizer"], clip["lr"], clip["clip_weights"], clip["n_critic"]) == ("rmsprop", 5e-5, 0.01, 5)
+    assert (config("pacgan4", "published")["pack"], config("pacgan4", "published")["batch_size"]) == (4, 1024)
+    for same in ("baseline", "pacgan", "feature-matching", "label-smoothing"):  # no 2-D recipe of their own
+        assert config(same, "published") == config(same)
+    assert config("label-smoothing")["label_smoothing"] == 0.1 and config("feature-matching")["feature_matching"]
+
+
+def test_steps_for_budget_divides_and_rounds_down():
+    assert stabilize.steps_for_budget(20, {"a": 0.004, "b": 0.03, "c": 1.0}) == {"a": 5000, "b": 600, "c": 100}
+
+
+def test_steps_per_method_and_the_recipe_reach_the_run():
+    result = run_2d("wgan-clip", "grid", seed=0, steps={"wgan-clip": 4, "baseline": 9}, recipe="published",
+                    n_eval=50)
+    assert result["steps"] == 4 and result["history"].steps == 4 and result["recipe"] == "published"
+    assert result["config"] == config("wgan-clip", "published", n_eval=50)
+    assert result["cpu_seconds"] > 0
+    d = stabilize.discriminator_of(result)
+    assert all(p.abs().max() <= 0.01 + 1e-7 for p in d.parameters())  # the clipped critic came back
+    assert stabilize.time_per_step("baseline", steps=3, repeats=1) > 0
+
+
+def test_the_ema_can_run_a_learners_update_and_gives_the_same_run():
+    calls = []
+
+    def mine(average, module, decay):
+        calls.append(decay)
+        stabilize.ema_update(average, module, decay)
+
+    a = run_2d("baseline", "ring", seed=1, steps=15, n_eval=100, ema_update=mine)
+    b = run_2d("baseline", "ring", seed=1, steps=15, n_eval=100)
+    assert len(calls) == 15 and calls[0] == pytest.approx(0.1) and torch.equal(a["ema_samples"], b["ema_samples"])
+
+
+def test_pack_samples_groups_consecutive_samples():
+    x = torch.arange(12.0).reshape(6, 2)
+    assert torch.equal(pack_samples(x, 3), torch.tensor([[0.0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]))
+    assert torch.equal(pack_samples(x, 2), train._pack(x, 2))

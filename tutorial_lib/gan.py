@@ -292,3 +292,69 @@ def kl_divergence(p, q, dx):
     """
     p, q = torch.as_tensor(p), torch.as_tensor(q)
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx
+
+
+# ---- more remedies of notebook 05: weight clipping, feature matching, one-sided label smoothing, power iteration ----
+
+@torch.no_grad()
+def clip_weights_(module, clip):
+    """Clamp every parameter of `module` to [-clip, clip] in place (the original WGAN's critic, Arjovsky et al.
+    2017, clip = 0.01); returns the module."""
+    if not clip > 0:
+        raise ValueError(f"clip must be > 0, got {clip!r}")
+    for parameter in module.parameters():
+        parameter.clamp_(-clip, clip)
+    return module
+
+
+def discriminator_features(discriminator, x):
+    """The activations of the discriminator's last hidden layer, N x hidden: what feature matching compares.
+
+    Works for `MLPDiscriminator` and `DCGANDiscriminator` (inputs as their ``forward`` takes them, packed if
+    they pack): every layer of ``discriminator.net`` but the last linear one."""
+    if isinstance(discriminator, DCGANDiscriminator):
+        x = x * 2 - 1
+    elif not isinstance(discriminator, MLPDiscriminator):
+        raise TypeError(f"feature matching needs an MLPDiscriminator or a DCGANDiscriminator, "
+                        f"got {type(discriminator).__name__}")
+    return discriminator.net[:-1](x).flatten(start_dim=1)
+
+
+def feature_matching_loss(real_features, fake_features):
+    """The generator's feature-matching loss (Salimans et al. 2016): ||mean real features - mean fake features||^2.
+
+    real_features: N x F, fake_features: M x F (e.g. from `discriminator_features`); a scalar."""
+    if real_features.dim() != 2 or fake_features.dim() != 2 or real_features.shape[1] != fake_features.shape[1]:
+        raise ValueError(f"expected features N x F and M x F, got {tuple(real_features.shape)} and "
+                         f"{tuple(fake_features.shape)}")
+    return (real_features.mean(0) - fake_features.mean(0)).pow(2).sum()
+
+
+def smoothed_discriminator_loss(real_logits, fake_logits, real_target=0.9):
+    """The discriminator's cross-entropy with one-sided label smoothing (Salimans et al. 2016): the real samples'
+    target is `real_target` (0.9) instead of 1, the fakes' stays 0. real_logits (N,), fake_logits (M,); a scalar.
+    With real_target=1 it is `discriminator_loss(..., "nonsaturating")`."""
+    if not 0 < real_target <= 1:
+        raise ValueError(f"real_target must be in (0, 1], got {real_target!r}")
+    _check_logits("real_logits", real_logits)
+    _check_logits("fake_logits", fake_logits)
+    # -t log sigmoid(a) - (1 - t) log(1 - sigmoid(a)) = t softplus(-a) + (1 - t) softplus(a)
+    real = real_target * F.softplus(-real_logits) + (1 - real_target) * F.softplus(real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
+
+
+@torch.no_grad()
+def power_iteration(weight, u, steps=1):
+    """Estimate the largest singular value of `weight` (out x in) by `steps` power iterations from `u` (out,).
+
+    Each step: v = normalize(W^T u), u = normalize(W v); then sigma = u . (W v). Returns (sigma, u); what
+    `torch.nn.utils.parametrizations.spectral_norm` does once per training forward pass (Miyato et al. 2018)."""
+    if weight.dim() != 2 or u.shape != (weight.shape[0],):
+        raise ValueError(f"expected a matrix out x in and u of shape (out,), got {tuple(weight.shape)} and "
+                         f"{tuple(u.shape)}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    for _ in range(steps):
+        v = F.normalize(weight.T @ u, dim=0)
+        u = F.normalize(weight @ v, dim=0)
+    return torch.dot(u, weight @ v), u

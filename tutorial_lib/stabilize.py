@@ -1,12 +1,17 @@
 """The experiments of notebook 05 (and of ``benchmarks/gan2d.py``): one place for their configurations.
 
 A *method* is a way of training the same small GAN on a 2-D mixture (a loss, a discriminator regularizer,
-packing); every method shares the rest of the recipe (`RECIPE`: networks, optimizer, batch size). Each run
-also keeps an exponential moving average (EMA) of the generator's weights (Yazici et al. 2019) and both
-generators are scored with `metrics.mode_metrics` on 2,500 samples (the PacGAN protocol).
+packing, ...). Each runs at two *recipes*: "common", where every method shares the rest of the recipe
+(`RECIPE`: networks, optimizer, batch size), and "published", where a method takes its authors' optimizer,
+learning rate and critic steps (`PUBLISHED`). Each run also keeps an exponential moving average (EMA) of the
+generator's weights (Yazici et al. 2019) and both generators are scored with `metrics.mode_metrics` on 2,500
+samples (the PacGAN protocol). Methods are compared at equal training time per run: `time_per_step` measures
+each one's CPU seconds per generator step (one thread) and `steps_for_budget` turns a budget into step counts.
 
     result = run_2d("pacgan", "grid", seed=0, steps=20_000)
     table = run_many(["baseline", "pacgan"], ["ring", "grid"], seeds=[0, 1, 2], steps=5_000, workers=2)
+    table = run_many(["wgan-gp", "pacgan4"], ["grid"], [0], steps={"wgan-gp": 900, "pacgan4": 4000},
+                     recipe="published")
 """
 import copy
 import multiprocessing
@@ -21,7 +26,7 @@ from .gan import MLPDiscriminator, MLPGenerator
 from .modes import mode_metrics
 from . import runtime as _runtime
 from .runtime import get_device, progress, seed_everything
-from .train import train_gan
+from .train import _pack, train_gan
 
 #: The 2-D mixtures of the PacGAN protocol: name -> function(n, seed) -> (samples, centers, std).
 DATASETS = {"ring": _data.ring, "grid": _data.grid}
@@ -37,14 +42,50 @@ RECIPE = dict(latent_dim=2, hidden=128, depth=3, lr=1e-3, betas=(0.5, 0.999), ba
 #: - spectral-norm: the baseline's loss with a spectrally normalized discriminator (Miyato et al. 2018);
 #: - hinge: the hinge loss (Lim & Ye 2017; Miyato et al. 2018) with the baseline's discriminator;
 #: - pacgan: the baseline with packing, the discriminator judges 2 samples at once (Lin et al. 2018); as in the
-#:   paper it sees as many (packed) inputs per step as the others, so each batch holds 2 x 256 samples.
+#:   paper it sees as many (packed) inputs per step as the others, so each batch holds 2 x 256 samples;
+#: - wgan-clip: the original WGAN, Wasserstein loss with the critic's weights clipped to [-0.01, 0.01]
+#:   (Arjovsky et al. 2017);
+#: - feature-matching: the generator matches the mean of the discriminator's last hidden layer on real and
+#:   generated data (Salimans et al. 2016);
+#: - label-smoothing: one-sided label smoothing, real target 0.9 in the discriminator's loss (Salimans et al. 2016).
 METHODS = {
     "baseline": dict(loss="nonsaturating"),
     "wgan-gp": dict(loss="wasserstein", gp_weight=0.1),
     "spectral-norm": dict(loss="nonsaturating", spectral_norm=True),
     "hinge": dict(loss="hinge"),
     "pacgan": dict(loss="nonsaturating", pack=2, batch_size=512),
+    "wgan-clip": dict(loss="wasserstein", clip_weights=0.01),
+    "feature-matching": dict(loss="nonsaturating", feature_matching=True),
+    "label-smoothing": dict(loss="nonsaturating", label_smoothing=0.1),
 }
+
+#: The published recipes: row name -> (method, what replaces the common recipe), from the papers and the authors'
+#: code. The networks stay the course's (3 x 128 units, batch 256), so that only the recipe changes.
+#: - baseline, pacgan, feature-matching, label-smoothing: no 2-D recipe of their own beyond the method (PacGAN
+#:   trains its packed discriminator with its baseline's optimizer; Salimans et al. give none for 2-D data): the
+#:   common recipe, so these rows are the common table's runs;
+#: - wgan-gp: the authors' 2-D toy code (gan_toy.py): Adam 1e-4, betas (0.5, 0.9), 5 critic steps, lambda = 0.1
+#:   (the paper's lambda = 10 is for images; the toy code's networks are 512 wide, ours 128);
+#: - spectral-norm: with the hinge loss, Adam 2e-4, betas (0, 0.9), 5 discriminator steps (Miyato et al. 2018, the
+#:   setting of their ResNet results and of their released code; the linear learning-rate decay is left out);
+#: - pacgan4: 4 samples per packed input (PacGAN4, the paper's 2-D row), 4 x 256 samples per batch;
+#: - wgan-clip: RMSProp 5e-5, clip 0.01, 5 critic steps (Arjovsky et al. 2017).
+PUBLISHED = {
+    "baseline": ("baseline", {}),
+    "wgan-gp": ("wgan-gp", dict(lr=1e-4, betas=(0.5, 0.9), n_critic=5)),
+    "spectral-norm": ("spectral-norm", dict(loss="hinge", lr=2e-4, betas=(0.0, 0.9), n_critic=5)),
+    "pacgan": ("pacgan", {}),
+    "pacgan4": ("pacgan", dict(pack=4, batch_size=1024)),
+    "wgan-clip": ("wgan-clip", dict(optimizer="rmsprop", lr=5e-5, n_critic=5)),
+    "feature-matching": ("feature-matching", {}),
+    "label-smoothing": ("label-smoothing", {}),
+}
+
+#: The recipes and their row names.
+RECIPES = {"common": list(METHODS), "published": list(PUBLISHED)}
+
+#: Training time per run of the benchmark's tables (CPU seconds of one thread; see `time_per_step`).
+BUDGET_SECONDS = 10
 
 #: Generator steps per run in benchmarks/gan2d.py (notebook 05 picks its own, shorter, with `by_mode`).
 BENCHMARK_STEPS = 20_000
@@ -54,18 +95,42 @@ BENCHMARK_STEPS = 20_000
 TARGETS = {"grid": {"modes": 25, "high_quality": 0.95, "seconds": 180},
            "ring": {"modes": 8, "high_quality": 0.97, "seconds": 180}}
 
-_TRAIN_OPTIONS = ("loss", "n_critic", "gp_weight", "pack", "betas", "batch_size", "lr_schedule")
+_TRAIN_OPTIONS = ("loss", "n_critic", "gp_weight", "pack", "betas", "batch_size", "lr_schedule", "optimizer",
+                  "clip_weights", "feature_matching", "label_smoothing")
+_DEFAULTS = dict(loss="nonsaturating", spectral_norm=False, pack=1, n_critic=1, gp_weight=0.0, optimizer="adam",
+                 clip_weights=None, feature_matching=False, label_smoothing=0.0)
 
 
-def config(method, **overrides):
-    """The full configuration of `method`: RECIPE, then the method's options, then `overrides` (a new dict)."""
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}: use one of {list(METHODS)}")
-    unknown = set(overrides) - set(RECIPE) - {"spectral_norm", *_TRAIN_OPTIONS}
+def config(method, recipe="common", **overrides):
+    """The full configuration of `method` (a row of `RECIPES[recipe]`): RECIPE, then the method's options, then
+    its published recipe (recipe="published"), then `overrides` (a new dict)."""
+    if recipe not in RECIPES:
+        raise ValueError(f"Unknown recipe {recipe!r}: use one of {list(RECIPES)}")
+    if method not in RECIPES[recipe]:
+        raise ValueError(f"Unknown method {method!r} for the {recipe} recipe: use one of {RECIPES[recipe]}")
+    unknown = set(overrides) - set(RECIPE) - set(_DEFAULTS) - set(_TRAIN_OPTIONS)
     if unknown:
-        raise ValueError(f"Unknown options {sorted(unknown)}; known: {sorted({*RECIPE, 'spectral_norm', *_TRAIN_OPTIONS})}")
-    return {**RECIPE, "loss": "nonsaturating", "spectral_norm": False, "pack": 1, "n_critic": 1, "gp_weight": 0.0,
-            **METHODS[method], **overrides}
+        raise ValueError(f"Unknown options {sorted(unknown)}; known: {sorted({*RECIPE, *_DEFAULTS, *_TRAIN_OPTIONS})}")
+    base, published = PUBLISHED[method] if recipe == "published" else (method, {})
+    return {**RECIPE, **_DEFAULTS, **METHODS[base], **published, **overrides}
+
+
+def ema_update(average, module, decay):
+    """One EMA step in place: each parameter of `average` becomes ``decay * average + (1 - decay) * weights`` of
+    the same parameter of `module` (same architecture); buffers (e.g. batch-norm statistics) are copied."""
+    with torch.no_grad():
+        for mean, weights in zip(average.parameters(), module.parameters()):
+            mean.mul_(decay).add_(weights, alpha=1 - decay)
+        for mean, buffer in zip(average.buffers(), module.buffers()):
+            mean.copy_(buffer)
+
+
+def pack_samples(x, m):
+    """PacGAN's packing, as `train.train_gan` does it: each group of `m` consecutive samples becomes one input,
+    N x D -> N/m x m*D (images N x C x H x W -> N/m x m*C x H x W)."""
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1 or len(x) % m:
+        raise ValueError(f"m must be a positive integer that divides the number of samples {len(x)}, got {m!r}")
+    return _pack(x, m)
 
 
 class EMA:
@@ -77,20 +142,17 @@ class EMA:
     callback: ``callback=lambda step, g, d: ema.update(g), every=1``.
     """
 
-    def __init__(self, module, decay=0.999):
+    def __init__(self, module, decay=0.999, update=None):
         if not 0 <= decay < 1:
             raise ValueError(f"decay must be in [0, 1), got {decay!r}")
         self.decay, self.updates = decay, 0
+        self.step = update or ema_update  # step(average, module, decay): `ema_update` or a learner's own
         self.module = copy.deepcopy(module).requires_grad_(False)
 
-    @torch.no_grad()
     def update(self, module):
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         self.updates += 1
-        for average, weights in zip(self.module.parameters(), module.parameters()):
-            average.lerp_(weights, 1 - decay)
-        for average, buffer in zip(self.module.buffers(), module.buffers()):
-            average.copy_(buffer)
+        self.step(self.module, module, decay)
 
 
 def _check_dataset(dataset):
@@ -98,18 +160,27 @@ def _check_dataset(dataset):
         raise ValueError(f"Unknown dataset {dataset!r}: use one of {list(DATASETS)}")
 
 
-def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None, **overrides):
+def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None, recipe="common", ema_update=None,
+           **overrides):
     """Train `method` on `dataset` ("ring" or "grid") for `steps` generator steps from `seed`; score it.
 
-    Returns a dict: method, dataset, seed, steps, seconds (training wall time, EMA updates included), ``raw``
-    and ``ema`` (the `mode_metrics` of the last generator and of its EMA, on the same fixed noise), ``samples``
-    and ``ema_samples`` (n_eval x 2 tensors), ``history`` (the `train.History`), ``config``, and ``trace``: with
-    `trace_every`, a list of ``(step, raw metrics, ema metrics)`` every `trace_every` steps (not timed).
-    The run is deterministic given `seed` (single-threaded; the tiny networks run fastest on the CPU, which is why
-    `device` defaults to "cpu"). `overrides` change the recipe, e.g. ``lr=3e-4, pack=4, batch_size=1024``.
+    Returns a dict: method, recipe, dataset, seed, steps, seconds (training wall time, EMA updates included),
+    cpu_seconds (the same in CPU time of this one thread, what `time_per_step` measures), ``raw`` and ``ema``
+    (the `mode_metrics` of the last generator and of its EMA, on the same fixed noise), ``samples`` and
+    ``ema_samples`` (n_eval x 2 tensors), ``history`` (the `train.History`), ``config``, ``discriminator`` (its
+    state_dict; `discriminator_of` rebuilds it), and ``trace``: with `trace_every`, a list of
+    ``(step, raw metrics, ema metrics)`` every `trace_every` steps (not timed).
+    steps: a number, or a dict method -> number (e.g. from `steps_for_budget`). recipe: "common" or "published".
+    ema_update: the EMA's step function (default `ema_update`). The run is deterministic given `seed`
+    (single-threaded; the tiny networks run fastest on the CPU, which is why `device` defaults to "cpu").
+    `overrides` change the recipe, e.g. ``lr=3e-4, pack=4, batch_size=1024``.
     """
     _check_dataset(dataset)
-    cfg = config(method, **overrides)
+    cfg = config(method, recipe, **overrides)
+    if isinstance(steps, dict):
+        if method not in steps:
+            raise ValueError(f"steps has no entry for {method!r}: give one for each method, got {sorted(steps)}")
+        steps = steps[method]
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -119,9 +190,9 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
         generator = MLPGenerator(latent_dim=cfg["latent_dim"], hidden=cfg["hidden"], depth=cfg["depth"]).to(device)
         discriminator = MLPDiscriminator(hidden=cfg["hidden"], depth=cfg["depth"], spectral_norm=cfg["spectral_norm"],
                                          pack=cfg["pack"])
-        ema = EMA(generator, cfg["ema"])
+        ema = EMA(generator, cfg["ema"], update=ema_update)
         noise = torch.randn(cfg["n_eval"], cfg["latent_dim"], generator=torch.Generator().manual_seed(10_000 + seed))
-        trace, tracing = [], [0.0]  # tracing: seconds spent scoring during training (not training time)
+        trace, tracing = [], [0.0, 0.0]  # wall and CPU seconds spent scoring during training (not training time)
 
         @torch.no_grad()
         def score(module):
@@ -133,20 +204,46 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
         def callback(step, g, d):
             ema.update(g)
             if trace_every and step % trace_every == 0:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
                 trace.append((step, score(g)[1], score(ema.module)[1]))
                 tracing[0] += time.perf_counter() - start
+                tracing[1] += time.process_time() - cpu_start
 
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         history = train_gan(generator, discriminator, real, steps, lr_g=cfg["lr"], lr_d=cfg["lr"], device=device,
                             callback=callback, every=1, **{name: cfg[name] for name in _TRAIN_OPTIONS})
         seconds = time.perf_counter() - start - tracing[0]  # training with the EMA updates, without the traces
+        cpu_seconds = time.process_time() - cpu_start - tracing[1]
         (samples, raw), (ema_samples, averaged) = score(generator), score(ema.module)
     finally:
         torch.set_num_threads(threads)
-    return {"method": method, "dataset": dataset, "seed": seed, "steps": steps, "seconds": seconds,
-            "raw": raw, "ema": averaged, "samples": samples, "ema_samples": ema_samples, "history": history,
-            "config": cfg, "trace": trace}
+    return {"method": method, "recipe": recipe, "dataset": dataset, "seed": seed, "steps": steps, "seconds": seconds,
+            "cpu_seconds": cpu_seconds, "raw": raw, "ema": averaged, "samples": samples, "ema_samples": ema_samples,
+            "history": history, "config": cfg, "trace": trace,
+            "discriminator": {k: v.cpu() for k, v in discriminator.state_dict().items()}}
+
+
+def discriminator_of(result):
+    """The trained discriminator of a `run_2d` result, rebuilt from its configuration and weights (eval mode)."""
+    cfg = result["config"]
+    discriminator = MLPDiscriminator(hidden=cfg["hidden"], depth=cfg["depth"], spectral_norm=cfg["spectral_norm"],
+                                     pack=cfg["pack"])
+    discriminator.load_state_dict(result["discriminator"])
+    return discriminator.eval().requires_grad_(False)
+
+
+def time_per_step(method, recipe="common", steps=200, repeats=2, **overrides):
+    """CPU seconds per generator step of `method` (critic steps, penalty and EMA update included) on one thread:
+    the least over `repeats` short runs on the ring. On an otherwise idle core this is the wall time per step; CPU
+    time is what a busy shared machine distorts least."""
+    return min(run_2d(method, "ring", seed=0, steps=steps, recipe=recipe, n_eval=100, **overrides)["cpu_seconds"]
+               for _ in range(repeats)) / steps
+
+
+def steps_for_budget(seconds, per_step, multiple=100):
+    """Generator steps that fit `seconds` at `per_step` seconds each: {method: steps} from {method: per_step},
+    rounded down to a multiple of `multiple` (at least `multiple`)."""
+    return {method: max(multiple, int(seconds / t) // multiple * multiple) for method, t in per_step.items()}
 
 
 @contextmanager
@@ -164,7 +261,7 @@ def _quiet():
 
 
 def _run_quietly(job):
-    method, dataset, seed, steps, trace_every, overrides = job
+    method, dataset, seed, steps, trace_every, overrides = job  # overrides may hold recipe= (run_2d's argument)
     with _quiet():
         return run_2d(method, dataset, seed, steps, trace_every=trace_every, **overrides)
 
@@ -206,19 +303,19 @@ def run_many(methods, datasets, seeds, steps, workers=1, on_result=None, trace_e
 
 
 def summarize(results, which="ema"):
-    """Mean over seeds of each (method, dataset): a list of dicts with modes, high_quality, reverse_kl, seconds,
-    seeds (how many), in the order the results come. which: "ema" or "raw" (which generator to report).
+    """Mean over seeds of each (recipe, method, dataset): a list of dicts with method, recipe, dataset, modes,
+    high_quality, reverse_kl, seconds, seeds (how many), in the order the results come. which: "ema" or "raw" (which generator to report).
     A run without any high-quality sample has an infinite reverse KL, and so has the mean that includes it."""
     if which not in ("raw", "ema"):
         raise ValueError(f"which must be 'raw' or 'ema', got {which!r}")
     groups = {}
     for result in results:
-        groups.setdefault((result["method"], result["dataset"]), []).append(result)
+        groups.setdefault((result.get("recipe", "common"), result["method"], result["dataset"]), []).append(result)
     rows = []
-    for (method, dataset), group in groups.items():
+    for (recipe, method, dataset), group in groups.items():
         scores = [r[which] for r in group]
         mean = lambda key: sum(s[key] for s in scores) / len(scores)  # noqa: E731
-        rows.append({"method": method, "dataset": dataset, "seeds": len(group), "modes": mean("modes"),
+        rows.append({"method": method, "recipe": recipe, "dataset": dataset, "seeds": len(group), "modes": mean("modes"),
                      "high_quality": mean("high_quality"), "reverse_kl": mean("reverse_kl"),
                      "seconds": sum(r["seconds"] for r in group) / len(group)})
     return rows

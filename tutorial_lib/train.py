@@ -206,6 +206,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
 # ---- GAN training: train_gan (written with the GAN lessons) ----
 
 from .gan import _check_kind, discriminator_loss, generator_loss, gradient_penalty  # noqa: E402  (gan never imports train)
+from .gan import (clip_weights_, discriminator_features, feature_matching_loss,  # noqa: E402
+                  smoothed_discriminator_loss)
 from .runtime import RunProgress, get_device  # noqa: E402
 
 
@@ -304,7 +306,8 @@ def _pack(x, pack):
 
 def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_critic=1, gp_weight=0.0, pack=1,
               lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64, device=None, checkpoint=None, resume=True,
-              max_seconds=None, lr_schedule="constant", callback=None, every=100):
+              max_seconds=None, lr_schedule="constant", callback=None, every=100, optimizer="adam", clip_weights=None,
+              feature_matching=False, label_smoothing=0.0):
     """Train a GAN with alternating updates (Adam on both sides); returns a `History`.
 
     Each of the `steps` generator steps follows `n_critic` discriminator steps, each on a fresh real batch and a
@@ -324,10 +327,23 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
         `max_seconds`, whichever comes first).
     callback: called as ``callback(step, generator, discriminator)`` after every `every` generator steps (e.g. to
         keep snapshots of samples); its time is not counted as training time.
+    optimizer: "adam" (with `betas`) or "rmsprop" (the original WGAN's), for both networks.
+    clip_weights: clamp the critic's weights to [-clip_weights, clip_weights] after each of its steps (WGAN, 0.01).
+    feature_matching: the generator minimizes `gan.feature_matching_loss` on the discriminator's last hidden layer
+        (real batch of its last critic step vs its fakes) instead of `loss`'s generator loss (Salimans et al. 2016).
+    label_smoothing: one-sided label smoothing, the real samples' target is 1 - label_smoothing in the
+        discriminator's cross-entropy (`gan.smoothed_discriminator_loss`; "minimax"/"nonsaturating" only).
     A NaN or infinite loss stops training with `TrainingDiverged`, naming a learning rate to try.
     """
     run = run_settings(train_gan, locals())
     _check_kind(loss)
+    if optimizer not in ("adam", "rmsprop"):
+        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
+    if clip_weights is not None and not clip_weights > 0:
+        raise ValueError(f"clip_weights must be > 0 or None, got {clip_weights!r}")
+    if not 0 <= label_smoothing < 1 or (label_smoothing and loss not in ("minimax", "nonsaturating")):
+        raise ValueError(f"label_smoothing must be in [0, 1) and needs a cross-entropy loss ('minimax' or "
+                         f"'nonsaturating'), got {label_smoothing!r} with loss={loss!r}")
     _check_schedule(lr_schedule)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
@@ -348,8 +364,9 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
     modes = generator.training, discriminator.training
     generator.to(device).train()
     discriminator.to(device).train()
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
+    make = (lambda params, lr: torch.optim.Adam(params, lr=lr, betas=betas)) if optimizer == "adam" else (
+        lambda params, lr: torch.optim.RMSprop(params, lr=lr))
+    opt_g, opt_d = make(generator.parameters(), lr_g), make(discriminator.parameters(), lr_d)
     history, lock = open_run(checkpoint, resume, run, generator=generator, discriminator=discriminator,
                              opt_g=opt_g, opt_d=opt_d)
     start_steps = history.steps
@@ -375,7 +392,11 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
                     with torch.no_grad():
                         fake = fake_batch(len(real))
                     real, fake = _pack(real, pack), _pack(fake, pack)
-                    d_loss = discriminator_loss(discriminator(real), discriminator(fake), loss)
+                    if label_smoothing:
+                        d_loss = smoothed_discriminator_loss(discriminator(real), discriminator(fake),
+                                                             1 - label_smoothing)
+                    else:
+                        d_loss = discriminator_loss(discriminator(real), discriminator(fake), loss)
                     total = d_loss
                     if gp_weight > 0:
                         penalty = gradient_penalty(discriminator, real, fake)
@@ -385,8 +406,16 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
                     opt_d.zero_grad(set_to_none=True)
                     total.backward()
                     opt_d.step()
+                    if clip_weights is not None:
+                        clip_weights_(discriminator, clip_weights)
                     d_losses.append(d_loss.item())
-                g_loss = generator_loss(discriminator(_pack(fake_batch(len(real) * pack), pack)), loss)
+                fake = _pack(fake_batch(len(real) * pack), pack)
+                if feature_matching:
+                    with torch.no_grad():
+                        real_features = discriminator_features(discriminator, real)
+                    g_loss = feature_matching_loss(real_features, discriminator_features(discriminator, fake))
+                else:
+                    g_loss = generator_loss(discriminator(fake), loss)
                 check_finite(g_loss.detach(), step=history.steps, lr=lr_g, name="generator loss")
                 opt_g.zero_grad(set_to_none=True)
                 g_loss.backward()
