@@ -1,10 +1,14 @@
-"""Notebook 06's table at the design's protocol: FID, KID, precision/recall (k=3) on the course classifier's
-features with N = 10,000 samples per side against the real test set, the real-train floor at the same N, digit
-coverage, sharpness, the VAEs' test NLL (IWAE bound, k = 1000, dynamically binarized test digits), training time,
-and the nearest-training-neighbour distances. Writes benchmarks/results/compare.json and compare.png (sample grids).
+"""Notebook 06's table at the design's protocol, all on dynamically binarized MNIST (the data every model trains
+on): FID, KID, precision/recall (k=3) on the course classifier's features, the classifier-based Inception Score
+and the share of confidently classified samples, the per-class coverage (label histogram and recall per digit),
+sharpness, the VAEs' test NLL (IWAE bound, k = 1000) and -ELBO, the training budget each model had, and the
+nearest-training-neighbour distances; N = 10,000 samples per side against binarized real test digits, with the
+real-train floor at the same N and the real-data Inception Score as the ceiling. A VAE row scores its Bernoulli
+samples (binary images, like the data); ``vae_means`` scores its Bernoulli means for comparison.
+Writes benchmarks/results/compare.json and compare.png (sample grids).
 
-    .venv/bin/python benchmarks/compare.py                 # the shipped models (tutorial_lib/assets), ~5 min on 2 cores
-    .venv/bin/python benchmarks/compare.py --train --budget 300   # retrain all four under one budget first
+    .venv/bin/python benchmarks/compare.py                 # the shipped models (tutorial_lib/assets)
+    .venv/bin/python benchmarks/compare.py --train         # retrain all four by their recipes first
     .venv/bin/python benchmarks/compare.py --quick         # a smoke run with small N
 """
 import argparse
@@ -21,21 +25,39 @@ import torch  # noqa: E402
 
 from tutorial_lib.bench import cpu_name, load_average  # noqa: E402
 from tutorial_lib.data import load_mnist  # noqa: E402
-from tutorial_lib.metrics import mnist_features, nearest_neighbours, negative_elbo, nll, sample_quality  # noqa: E402
+from tutorial_lib.metrics import (class_probabilities, confident_share, inception_score_from_probabilities,  # noqa: E402
+                                  mnist_features, nearest_neighbours, negative_elbo, nll, per_class_recall,
+                                  sample_quality)
 from tutorial_lib.plotting import show_images, table_markdown  # noqa: E402
-from tutorial_lib.pretrained import PRETRAINED, generate, load_pretrained, train_recipe  # noqa: E402
+from tutorial_lib.pretrained import PRETRAINED, RECIPES, generate, load_pretrained, train_recipe  # noqa: E402
 from tutorial_lib.runtime import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def binarized(images, seed):
+    """One fixed Bernoulli draw of grey digits (what dynamic binarization shows a model at one visit)."""
+    return torch.bernoulli(images, generator=torch.Generator().manual_seed(seed))
+
+
+def extended_row(real, fake, real_feats, real_labels, kid_args):
+    """sample_quality's row plus the Inception Score, the confident share, and coverage per digit class."""
+    row = sample_quality(real, fake, real_feats=real_feats, **kid_args)
+    probs = class_probabilities(fake)
+    recall_per_class = per_class_recall(real_feats, real_labels, mnist_features(fake), k=3)
+    row.update(IS=inception_score_from_probabilities(probs), confident=confident_share(probs, 0.9),
+               min_class_recall=float(recall_per_class.min()),
+               class_recall=[round(float(r), 4) for r in recall_per_class],
+               class_shares=[round(float(s), 4) for s in torch.bincount(probs.argmax(1), minlength=10) / len(probs)])
+    return row
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=10_000, help="samples per side for FID/KID/precision/recall")
+    parser.add_argument("--n", type=int, default=10_000, help="samples per side for FID/KID/precision/recall/IS")
     parser.add_argument("--n-nll", type=int, default=2_000, help="test digits for the IWAE NLL")
     parser.add_argument("--k", type=int, default=1_000, help="importance samples of the IWAE bound")
     parser.add_argument("--train", action="store_true", help="retrain the four models instead of loading them")
-    parser.add_argument("--budget", type=float, default=300.0, help="seconds of training per model with --train")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: N=500, 100 NLL digits, k=50")
     parser.add_argument("--out", default=str(RESULTS / "compare.json"))
@@ -47,54 +69,72 @@ def main():
     start, load_start = time.perf_counter(), load_average()
 
     train, test = load_mnist(train=True), load_mnist(train=False)
-    real_test, real_train = test.images[:args.n], train.images[:args.n]
+    real_test, real_train = binarized(test.images[:args.n], 0), binarized(train.images[:args.n], 1)
+    labels_test = test.labels[:args.n]
     feats_test = mnist_features(real_test)
     kid_args = dict(subsets=100, subset_size=min(1000, args.n))
-    rows = {"real train (floor)": sample_quality(real_test, real_train, real_feats=feats_test, **kid_args)}
-    binarized = torch.bernoulli(test.images[:args.n_nll], generator=torch.Generator().manual_seed(0))
+    rows = {"real train (floor)": extended_row(real_test, real_train, feats_test, labels_test, kid_args)}
+    floor = rows["real train (floor)"]
+    ceiling = {"binarized test digits": inception_score_from_probabilities(class_probabilities(real_test)),
+               "grey test digits": inception_score_from_probabilities(class_probabilities(test.images[:args.n]))}
+    nll_digits = binarized(test.images[:args.n_nll], 0)
     test_nn, _ = nearest_neighbours(real_test[:1000], train.images)
-    rows["real train (floor)"]["nn_median"] = float(test_nn.median())
-    samples, infos = {}, {}
+    floor["nn_median"] = float(test_nn.median())
+    samples, infos, means_rows = {}, {}, {}
     for name in PRETRAINED:
-        model, info = train_recipe(name, args.budget) if args.train else load_pretrained(name)
+        model, info = train_recipe(name) if args.train else load_pretrained(name)
         infos[name] = info
-        images = samples[name] = generate(model, args.n, seed=1)
-        row = sample_quality(real_test, images, real_feats=feats_test, **kid_args)
+        images = generate(model, args.n, seed=1)
+        if info["kind"] == "vae":  # score the model's own binary samples; its means separately
+            means_rows[name] = extended_row(real_test, images, feats_test, labels_test, kid_args)
+            images = binarized(images, 2)
+        samples[name] = images
+        row = extended_row(real_test, images, feats_test, labels_test, kid_args)
         if info["kind"] == "vae":
-            row["neg_elbo"] = negative_elbo(model, binarized)
-            row["nll"] = nll(model, binarized, k=args.k)
+            row["neg_elbo"] = negative_elbo(model, nll_digits)
+            row["nll"] = nll(model, nll_digits, k=args.k)
         distances, _ = nearest_neighbours(images[:1000], train.images)
         row.update(nn_median=float(distances.median()), nn_min=float(distances.min()),
                    train_seconds=info["wall_time"], steps=info["steps"], epochs=info["epochs"])
         rows[name] = row
-        print(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
-              flush=True)
+        print(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+                                      if not isinstance(v, list)), flush=True)
 
     fig, axes = plt.subplots(1, 5, figsize=(17, 3.8))
-    show_images(real_test[:36], nrow=6, ax=axes[0], title="real (test)")
+    show_images(real_test[:36], nrow=6, ax=axes[0], title="real (test, binarized)")
     for ax, (name, images) in zip(axes[1:], samples.items()):
-        show_images(images[:36], nrow=6, ax=ax, title=f"{name} (FID {rows[name]['FID']:.1f})")
+        show_images(images[:36], nrow=6, ax=ax, title=f"{name} (FID {rows[name]['FID']:.1f}, IS {rows[name]['IS']:.2f})")
     png = Path(args.out).with_suffix(".png")
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=80, bbox_inches="tight")
 
     result = {
         "protocol": {"n": args.n, "kid_subsets": kid_args["subsets"], "kid_subset_size": kid_args["subset_size"],
-                     "precision_recall_k": 3, "nll_digits": args.n_nll, "iwae_k": args.k,
-                     "reference": "real test digits", "features": "course classifier, penultimate layer (128)"},
+                     "precision_recall_k": 3, "nll_digits": args.n_nll, "iwae_k": args.k, "confident_threshold": 0.9,
+                     "reference": "real test digits, binarized (one Bernoulli draw, seed 0)",
+                     "floor": "real train digits, binarized (seed 1)",
+                     "vae_rows": "Bernoulli samples of the decoder's means (binary, like the data); vae_means: the means",
+                     "features": "course classifier, penultimate layer (128)"},
         "models": {name: PRETRAINED[name] for name in PRETRAINED},
-        "training": {"retrained_here": args.train, "budget_s": sorted({i["budget_s"] for i in infos.values()}),
-                     "trained_on": sorted({i.get("hardware", "?") for i in infos.values()})},
+        "recipes": {name: RECIPES[name] for name in PRETRAINED},
+        "training": {name: {"retrained_here": args.train, "steps": info["steps"], "epochs": info["epochs"],
+                            "seconds": info["wall_time"], "budget": info.get("budget"), "budget_s": info.get("budget_s"),
+                            "hardware": info.get("hardware", "?"), "load_average": info.get("load_average"),
+                            "trace": info.get("trace")}
+                     for name, info in infos.items()},
         "hardware": f"{cpu_name()}, {os.cpu_count()} cores, {args.threads} threads (torch {torch.__version__})",
         "load_average": {"start": load_start, "end": load_average()},
         "seconds": time.perf_counter() - start,
+        "inception_score_ceiling": ceiling,
         "rows": rows,
+        "vae_means": means_rows,
     }
     out = Path(args.out)
     tmp = out.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n")
     os.replace(tmp, out)
-    print(table_markdown(rows))
+    print(table_markdown({name: {k: v for k, v in row.items() if not isinstance(v, list)} for name, row in rows.items()}))
+    print(f"IS ceiling: {ceiling}")
     print(f"wrote {args.out} and {png} in {result['seconds']:.0f} s")
 
 

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.ndimage
 import torch
 
@@ -83,3 +84,64 @@ def test_active_units_counts_dimensions_whose_mean_varies():
     count, variances = metrics.active_units(_FixedEncoder(), images, batch_size=64)
     expected = (images.flatten(1).mean(1).double() * 10).var()
     assert count == 1 and variances[1] == 0 and float(variances[0]) == pytest.approx(float(expected), rel=1e-5)
+
+
+# ---- notebook 06's pieces: Gaussian moments, the Fréchet distance, per-class recall, confident share ----
+
+def test_gaussian_moments_match_numpy():
+    feats = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    mean, cov = metrics.gaussian_moments(feats)
+    assert np.allclose(mean, feats.numpy().mean(0)) and np.allclose(cov, np.cov(feats.numpy(), rowvar=False))
+    with pytest.raises(ValueError, match="N x D"):
+        metrics.gaussian_moments(torch.zeros(1, 3))
+
+
+def test_frechet_distance_closed_forms_and_scipy():
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2; diagonal: the same summed over coordinates.
+    assert metrics.frechet_distance([0.0], [[1.0]], [1.5], [[0.25]]) == pytest.approx(2.5)
+    var1, var2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
+    mu1, mu2 = np.array([1.0, 0.0, 0.0]), np.zeros(3)
+    expected = 1.0 + ((np.sqrt(var1) - np.sqrt(var2)) ** 2).sum()
+    assert metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) == pytest.approx(expected)
+    # full covariances: the product form tr sqrt(S1 S2) that FID code uses gives the same number
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 5)), rng.normal(size=(5, 5))
+    s1, s2 = a @ a.T + 0.1 * np.eye(5), b @ b.T + 0.1 * np.eye(5)
+    product = np.trace(s1 + s2 - 2 * scipy.linalg.sqrtm(s1 @ s2).real)
+    assert metrics.frechet_distance(np.zeros(5), s1, np.zeros(5), s2) == pytest.approx(product, rel=1e-8)
+    assert metrics.frechet_distance(np.ones(5), s1, np.ones(5), s1) == pytest.approx(0.0, abs=1e-8)
+    with pytest.raises(ValueError, match="same D"):
+        metrics.frechet_distance(np.zeros(2), np.eye(3), np.zeros(2), np.eye(3))
+
+
+def test_frechet_distance_of_moments_is_the_library_fid(test_images):
+    images, _ = test_images
+    real, fake = images[:400], torch.nn.functional.avg_pool2d(images[400:800], 3, stride=1, padding=1)
+    ours = metrics.frechet_distance(*metrics.gaussian_moments(metrics.mnist_features(real)),
+                                    *metrics.gaussian_moments(metrics.mnist_features(fake)))
+    assert ours == pytest.approx(metrics.fid(real, fake), rel=1e-3)
+
+
+def test_per_class_recall_matches_a_loop():
+    gen = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(60, 3, generator=gen), torch.randn(40, 3, generator=gen) + 0.7
+    labels = torch.arange(60) % 3
+    got = metrics.per_class_recall(real, labels, fake, k=2, classes=4)
+    dist = torch.cdist(fake.double(), fake.double())
+    radii = [sorted(dist[j].tolist())[2] for j in range(len(fake))]  # 2nd nearest other point (index 0 is itself)
+    for c in range(3):
+        members = [i for i in range(60) if labels[i] == c]
+        covered = [any(float((real[i] - fake[j]).double().norm()) <= radii[j] for j in range(len(fake)))
+                   for i in members]
+        assert float(got[c]) == pytest.approx(sum(covered) / len(covered))
+    assert math.isnan(float(got[3]))  # no real point of class 3
+    # every class of a set is covered by that same set
+    assert torch.equal(metrics.per_class_recall(real, labels, real, k=2, classes=3), torch.ones(3, dtype=torch.float64))
+
+
+def test_confident_share_counts_rows():
+    probs = torch.tensor([[0.95, 0.05], [0.5, 0.5], [0.1, 0.9], [0.2, 0.8]], dtype=torch.float64)
+    assert metrics.confident_share(probs) == pytest.approx(0.5)
+    assert metrics.confident_share(probs, threshold=0.5) == 1.0
+    with pytest.raises(ValueError, match="N x C"):
+        metrics.confident_share(torch.ones(3))

@@ -29,7 +29,8 @@ def test_shipped_checkpoint_is_small_hashed_and_loads(name):
     assert path.stat().st_size < 2_000_000
     assert metrics.sha256(path) == metrics.recorded_sha256(path.name)
     model, info = pretrained.load_pretrained(name)
-    assert not model.training and info["wall_time"] > 0 and info["budget_s"] > 0
+    assert not model.training and info["wall_time"] > 0 and info["steps"] > 0
+    assert info.get("budget") or info["budget_s"] > 0  # a step/epoch budget, or (older records) a wall-clock one
     images = pretrained.generate(model, 5, seed=0)
     assert images.shape == (5, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
     assert torch.equal(images, pretrained.generate(model, 5, seed=0))  # seeded
@@ -54,6 +55,7 @@ def test_recipe_trains_under_its_budget_and_ships_round_trip(name, mnist_availab
     model, info = pretrained.train_recipe(name, budget_s=1.5, limit=512)
     assert info["steps"] > 0 and 1.5 <= info["wall_time"] < 15 and info["budget_s"] == 1.5
     assert info["kind"] == pretrained.RECIPES[name]["kind"] and not model.training
+    assert info["recipe"]["binarize"] == "dynamic" and info["budget"] == pretrained.RECIPES[name]["budget"]
     target = tmp_path / f"{name}.pt"
     monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
     monkeypatch.setattr(pretrained, "pretrained_path", lambda _: target)
@@ -73,3 +75,37 @@ def test_generate_and_train_recipe_reject_bad_input():
         pretrained.train_recipe("vae", budget_s=0)
     with pytest.raises(ValueError, match="choose one of"):
         pretrained.train_recipe("stylegan", budget_s=1)
+
+
+def test_the_budget_is_counted_in_steps_and_scaled(mnist_available):
+    """scale trains that share of the recipe's budget, exactly (not a wall-clock cut)."""
+    model, info = pretrained.train_recipe("dcgan", scale=20 / pretrained.BUDGET["gan"]["steps"], limit=512)
+    assert info["steps"] == 20 and info["budget"] == {"steps": 20} and info["ema"] == 0.999
+    _, vae_info = pretrained.train_recipe("vae", scale=1 / pretrained.BUDGET["vae"]["epochs"], limit=256)
+    assert vae_info["epochs"] == 1 and vae_info["budget"] == {"epochs": 1}
+    with pytest.raises(ValueError, match="scale"):
+        pretrained.train_recipe("vae", scale=0)
+
+
+def test_every_model_trains_on_the_same_data_and_every_kind_has_a_builder_and_trainer():
+    assert {recipe["binarize"] for recipe in pretrained.RECIPES.values()} == {"dynamic"}
+    assert set(pretrained.RECIPES) == set(pretrained.PRETRAINED)
+    for recipe in pretrained.RECIPES.values():
+        assert recipe["kind"] in pretrained.BUILDERS and recipe["kind"] in pretrained.TRAINERS
+    with pytest.raises(ValueError, match="expected one of"):
+        pretrained.build("flow", {})
+
+
+def test_recalibrated_batch_norm_matches_the_statistics_of_its_own_samples():
+    from tutorial_lib.gan import DCGANGenerator
+
+    torch.manual_seed(0)
+    generator = DCGANGenerator(latent_dim=8, width=4)
+    generator.project[1].running_mean.fill_(5.0)  # stale statistics, as an averaged generator has
+    pretrained.recalibrate_batch_norm(generator, batches=4, batch_size=64, seed=1)
+    noise = torch.Generator().manual_seed(1)
+    z = torch.cat([torch.randn(64, 8, generator=noise) for _ in range(4)])
+    with torch.no_grad():
+        pre = generator.project[0](z)  # the linear layer's output feeds the first batch norm
+    assert torch.allclose(generator.project[1].running_mean, pre.mean(dim=0), atol=1e-5)
+    assert not generator.training

@@ -360,3 +360,57 @@ def active_units(model, images, threshold=0.01, batch_size=500):
                        for i in range(0, len(images), batch_size)])
     variances = means.var(dim=0)
     return int((variances > threshold).sum()), variances
+
+
+# ---- Notebook 06's pieces, each one readable: Gaussian moments, the Fréchet distance, coverage per class ----
+
+def gaussian_moments(feats):
+    """The Gaussian FID fits to features N x D (N >= 2): mean (D,) and unbiased covariance D x D, float64 NumPy."""
+    feats = torch.as_tensor(feats).detach().double().cpu()
+    if feats.dim() != 2 or len(feats) < 2:
+        raise ValueError(f"feats must be N x D with N >= 2, got shape {tuple(feats.shape)}; use mnist_features first")
+    return feats.mean(dim=0).numpy(), torch.cov(feats.T).reshape(feats.shape[1], feats.shape[1]).numpy()
+
+
+def frechet_distance(mu1, cov1, mu2, cov2):
+    """Squared Fréchet (2-Wasserstein) distance between N(mu1, cov1) and N(mu2, cov2) (means (D,), covariances D x D):
+    ‖mu1 − mu2‖² + tr(cov1 + cov2 − 2 (cov1^½ cov2 cov1^½)^½), with SciPy's matrix square root. Returns a float."""
+    import numpy as np
+    import scipy.linalg
+
+    mu1, mu2 = (np.atleast_1d(np.asarray(m, dtype=np.float64)) for m in (mu1, mu2))
+    cov1, cov2 = (np.atleast_2d(np.asarray(c, dtype=np.float64)) for c in (cov1, cov2))
+    if not (mu1.shape == mu2.shape and mu1.ndim == 1 and cov1.shape == cov2.shape == (len(mu1), len(mu1))):
+        raise ValueError(f"need means (D,) and covariances D x D of the same D, got {mu1.shape}, {cov1.shape}, "
+                         f"{mu2.shape}, {cov2.shape}")
+    with warnings.catch_warnings():  # singular covariances (dead feature units) still have a valid square root
+        warnings.filterwarnings("ignore", category=scipy.linalg.LinAlgWarning)
+        root1 = scipy.linalg.sqrtm(cov1).real
+        cross = scipy.linalg.sqrtm(root1 @ cov2 @ root1).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(cov1 + cov2 - 2 * cross))
+
+
+def per_class_recall(real_feats, real_labels, fake_feats, k=3, classes=10):
+    """Recall of each class: the share of real points of class c (features N x D, labels (N,)) inside the fake
+    manifold (balls around fake_feats M x D reaching their k-th nearest fake neighbour). Returns (classes,) float64,
+    NaN for a class with no real point. A model that drops a digit has a low recall for that digit only."""
+    real, fake = (torch.as_tensor(f).double() for f in (real_feats, fake_feats))
+    labels = torch.as_tensor(real_labels).long()
+    if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1] or labels.shape != (len(real),):
+        raise ValueError(f"need real_feats N x D, real_labels (N,) and fake_feats M x D, got {tuple(real.shape)}, "
+                         f"{tuple(labels.shape)} and {tuple(fake.shape)}")
+    if not isinstance(k, int) or k < 1 or k >= len(fake):
+        raise ValueError(f"k must be an integer in [1, M - 1], got k={k} for M={len(fake)}")
+    radii = _kth_neighbour_radii(fake, k)
+    inside = torch.cat([(torch.cdist(real[i:i + 1000], fake) <= radii).any(dim=1) for i in range(0, len(real), 1000)])
+    return torch.tensor([float(inside[labels == c].double().mean()) if (labels == c).any() else float("nan")
+                         for c in range(classes)], dtype=torch.float64)
+
+
+def confident_share(probs, threshold=0.9):
+    """Share of samples whose class probabilities (N x C, e.g. `class_probabilities`) put at least `threshold` on
+    one class: a malformed digit is one the classifier cannot name with confidence."""
+    probs = torch.as_tensor(probs, dtype=torch.float64)
+    if probs.dim() != 2 or len(probs) == 0:
+        raise ValueError(f"probs must be N x C class probabilities, got shape {tuple(probs.shape)}")
+    return float((probs.max(dim=1).values >= threshold).double().mean())
