@@ -1,0 +1,2 @@
+"""Checkers of the conditional and hybrid models notebook (08)."""
+__all__ = []
