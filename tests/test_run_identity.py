@@ -300,13 +300,15 @@ def test_the_lock_is_held_while_training_and_released_after_errors(tmp_path):
     def boom(step, g, d):
         raise ValueError("a failing callback")
 
-    with pytest.raises(ValueError, match="a failing callback"):
+    # the tracebacks stay alive (as Jupyter keeps the last one), so nothing is released by garbage collection
+    with pytest.raises(ValueError, match="a failing callback") as gan_failure:
         train_gan(*tiny_gan(), POINTS, checkpoint=path, callback=boom, every=1, **{**GAN_BASE, "steps": 4})
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError) as vae_failure:
         train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=tmp_path / "v.pt", device="cpu",
                   callback=lambda m, h: (_ for _ in ()).throw(RuntimeError("stop")))
     for name in ("gan.pt", "v.pt"):
         CheckpointLock(tmp_path / name).release()  # free again
+    assert gan_failure.tb is not None and vae_failure.tb is not None
 
 
 def test_describe_data_tells_loaders_and_tensors_apart():

@@ -121,7 +121,7 @@ def test_a_budget_bound_run_shows_progress_against_its_budget_not_millions_of_st
 def test_without_a_budget_the_bar_counts_steps():
     from tutorial_lib.runtime import RunProgress
 
-    bar = RunProgress(50, None, done_steps=10)
+    bar = RunProgress(50, None, done_steps=10, disable=False)  # a disabled tqdm (CI) counts nothing
     bar.update(2)
     assert bar.bar.n == 12 and bar.bar.total == 50
     bar.close()

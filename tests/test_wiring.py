@@ -246,3 +246,13 @@ def test_nll_passes_k_to_the_iwae_bound_and_negative_elbo_its_seed(monkeypatch):
     assert seen == [7]
     a, b, c = (metrics.negative_elbo(model, x, seed=s) for s in (1, 1, 2))
     assert a == b and a != c
+
+
+def test_kid_seed_chooses_the_subsets():
+    from tutorial_lib import metrics
+
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.rand(12, 1, 28, 28, generator=g), torch.rand(12, 1, 28, 28, generator=g) ** 2
+    options = dict(subsets=3, subset_size=5)
+    assert metrics.kid(real, fake, seed=3, **options) == metrics.kid(real, fake, seed=3, **options)
+    assert metrics.kid(real, fake, seed=3, **options) != metrics.kid(real, fake, seed=4, **options)
