@@ -24,6 +24,9 @@ PRETRAINED = {
     "dcgan": "DCGAN, non-saturating loss, EMA generator",
     "dcgan_sn": "DCGAN, spectral-normalized discriminator, EMA generator",
 }
+# Notebook 08's conditional and hybrid models ("cvae", "cgan", "vae_gan"): recipes, training and building live in
+# tutorial_lib.conditional (trained by scripts/train_conditional.py for a number of steps).
+from .conditional import CONDITIONAL, train_conditional_recipe  # noqa: E402,F401
 REGENERATE = "python scripts/train_pretrained.py"
 
 #: The shared budget, in the units each family trains by. About 300 s each on 2 quiet cores of an AMD EPYC
@@ -57,8 +60,8 @@ RECIPES = {
 
 
 def _check_name(name):
-    if name not in PRETRAINED:
-        raise ValueError(f"Unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED)}.")
+    if name not in PRETRAINED and name not in CONDITIONAL:
+        raise ValueError(f"Unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED) + sorted(CONDITIONAL)}.")
 
 
 def pretrained_path(name):
@@ -84,9 +87,14 @@ BUILDERS = {"vae": _build_vae, "gan": _build_generator}
 
 
 def build(kind, config):
-    """A fresh model of `kind` (a key of `BUILDERS`: "vae", or "gan" for the generator) from its arguments."""
+    """A fresh model of `kind` (a key of `BUILDERS`: "vae", or "gan" for the generator; or one of notebook 08's
+    "cvae", "cgan" (the generator), "vae_gan") from its constructor arguments `config`."""
+    if kind in CONDITIONAL:
+        from .conditional import build_model
+
+        return build_model(kind, config)
     if kind not in BUILDERS:
-        raise ValueError(f"Unknown model kind {kind!r}: expected one of {sorted(BUILDERS)}.")
+        raise ValueError(f"Unknown model kind {kind!r}: expected one of {sorted(BUILDERS) + sorted(CONDITIONAL)}.")
     return BUILDERS[kind](config)
 
 
@@ -218,10 +226,15 @@ def load_pretrained(name):
 
 
 @torch.no_grad()
-def generate(model, n, seed=0, batch_size=1000):
-    """`n` images N x 1 x 28 x 28 in [0, 1] on the CPU from a VAE or a generator, reproducible under `seed`."""
+def generate(model, n, seed=0, batch_size=1000, labels=None):
+    """`n` images N x 1 x 28 x 28 in [0, 1] on the CPU from a VAE or a generator, reproducible under `seed`.
+    labels: for the conditional models ("cvae", "cgan"), the requested digits, a tensor of n ints in 0..9."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
+    if getattr(model, "conditional", False) or labels is not None:
+        from .conditional import generate_labelled, need_labels
+
+        return generate_labelled(model, need_labels(model, labels, n), seed=seed, batch_size=batch_size)
     device = next(model.parameters()).device
     noise = torch.Generator(device=device).manual_seed(seed)
     return torch.cat([model.sample(min(batch_size, n - i), generator=noise).float().cpu()

@@ -1,0 +1,202 @@
+"""tutorial_lib.conditional against independent references (closed forms, brute force, torch.distributions) and the
+shipped conditional models' loading and sampling rules."""
+import math
+
+import pytest
+import torch
+
+from tutorial_lib import conditional as cd
+from tutorial_lib.gan import DCGANDiscriminator
+
+
+def test_check_labels_and_one_hot():
+    torch.testing.assert_close(cd.one_hot(torch.tensor([0, 9, 3])), torch.eye(10)[[0, 9, 3]])
+    for bad, message in [([1, 2], "tensor"), (torch.tensor([0.0, 1.0]), "integer"), (torch.tensor([3, 10]), "0..9"),
+                         (torch.tensor([-1]), "0..9"), (torch.zeros(2, 2, dtype=torch.long), "1-D")]:
+        with pytest.raises((TypeError, ValueError), match=message):
+            cd.check_labels(bad)
+    with pytest.raises(ValueError, match="one label per image"):
+        cd.check_labels(torch.tensor([1, 2]), n=3)
+
+
+def test_cvae_elbo_matches_a_direct_computation_with_torch_distributions():
+    torch.manual_seed(0)
+    model = cd.CVAE(latent_dim=3, hidden=8)
+    x = torch.bernoulli(torch.rand(4, 1, 28, 28))
+    y = torch.tensor([0, 3, 3, 9])
+    torch.manual_seed(1)
+    got = cd.cvae_elbo(model, x, y, beta=2.0)
+    torch.manual_seed(1)
+    mu, logvar = model.encode(x, y)
+    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    logits = model.decode(z, y)
+    log_px = torch.distributions.Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(1)
+    torch.testing.assert_close(got, log_px - 2.0 * kl, rtol=1e-5, atol=1e-4)
+
+
+def test_cvae_uses_the_label():
+    torch.manual_seed(0)
+    model = cd.CVAE(latent_dim=2, hidden=8)
+    z = torch.zeros(2, 2)
+    assert not torch.allclose(model.decode(z, torch.tensor([0, 0])), model.decode(z, torch.tensor([0, 5])))
+
+
+def test_conditional_gan_networks_shapes_and_projection():
+    torch.manual_seed(0)
+    g, d = cd.ConditionalGenerator(latent_dim=8, width=4), cd.ConditionalDiscriminator(width=4)
+    labels = torch.tensor([1, 2, 3])
+    images = g.sample(3, labels=labels)
+    assert images.shape == (3, 1, 28, 28) and 0 <= float(images.min()) and float(images.max()) <= 1
+    logits = d(images, labels)
+    assert logits.shape == (3,)
+    # projection: D(x, y) - D(x, y') = (e_y - e_y') . h(x), computed by hand
+    h = d.net.net[:-1](images * 2 - 1)
+    by_hand = ((d.embed.weight[1] - d.embed.weight[7]) * h[0]).sum()
+    diff = d(images[:1], torch.tensor([1])) - d(images[:1], torch.tensor([7]))
+    torch.testing.assert_close(diff[0], by_hand)
+    with pytest.raises(ValueError, match="conditional: pass labels"):
+        g.sample(3)
+
+
+def test_cgan_step_updates_both_networks_and_train_cgan_records_losses():
+    from tutorial_lib.data import load_mnist
+
+    data = load_mnist(train=True, limit=256)
+    torch.manual_seed(0)
+    g, d = cd.ConditionalGenerator(latent_dim=8, width=4), cd.ConditionalDiscriminator(width=4)
+    before_g, before_d = [p.clone() for p in g.parameters()], [p.clone() for p in d.parameters()]
+    record = cd.train_cgan(g, d, data, steps=3)
+    assert record["steps"] == 3 and len(record["d_loss"]) == 3 and all(math.isfinite(v) for v in record["g_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, g.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, d.parameters()))
+
+
+def test_free_bits_kl_against_a_brute_force_loop():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(7, 4, generator=g), torch.randn(7, 4, generator=g)
+    for lam in (0.0, 0.2, 1.0, 5.0):
+        total = 0.0
+        for d in range(4):
+            kl_d = sum(0.5 * (mu[n, d] ** 2 + math.exp(logvar[n, d]) - 1 - logvar[n, d]) for n in range(7)) / 7
+            total += max(lam, float(kl_d))
+        assert float(cd.free_bits_kl(mu, logvar, lam)) == pytest.approx(total, rel=1e-5)
+    with pytest.raises(ValueError, match="free_bits"):
+        cd.free_bits_kl(mu, logvar, -1.0)
+
+
+def test_free_bits_give_no_gradient_below_the_threshold():
+    mu = torch.full((5, 2), 0.1, requires_grad=True)
+    cd.free_bits_kl(mu, torch.zeros(5, 2), 1.0).backward()
+    assert torch.equal(mu.grad, torch.zeros(5, 2))
+
+
+def test_kl_weight_schedule():
+    assert [cd.kl_weight(s, 4, beta=2.0) for s in range(6)] == [0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+    assert cd.kl_weight(0, 0, beta=3.0) == 3.0
+    with pytest.raises(ValueError):
+        cd.kl_weight(-1, 5)
+
+
+def test_collapse_vae_decoder_is_autoregressive():
+    """Logit i must not depend on pixels j >= i (brute force: change one pixel, see which logits move)."""
+    torch.manual_seed(0)
+    model = cd.CollapseVAE(latent_dim=2, hidden=8, autoregressive=True)
+    with torch.no_grad():
+        model.autoregressive.weight.normal_()
+    z, x = torch.zeros(1, 2), torch.zeros(1, 1, 28, 28)
+    base = model.decode(z, x).flatten()
+    for pixel in (0, 100, 783):
+        changed = x.clone().view(-1)
+        changed[pixel] = 1.0
+        moved = (model.decode(z, changed.view(1, 1, 28, 28)).flatten() - base).abs() > 0
+        assert not moved[: pixel + 1].any() and (pixel == 783 or moved[pixel + 1:].any())
+
+
+def test_collapse_iwae_bound_is_exact_when_q_is_the_posterior():
+    """A decoder that ignores z and q = the prior: every importance weight is p(x), so the bound is exact for any k."""
+    torch.manual_seed(0)
+    model = cd.CollapseVAE(latent_dim=2, hidden=8, autoregressive=True)
+    with torch.no_grad():
+        model.autoregressive.weight.normal_(std=0.1)
+        for layer in (model.to_mu, model.to_logvar):
+            layer.weight.zero_(), layer.bias.zero_()
+        model.decoder[-1].weight.zero_()
+    x = torch.bernoulli(torch.full((3, 1, 28, 28), 0.3), generator=torch.Generator().manual_seed(1))
+    logits = model.decode(torch.zeros(3, 2), x)
+    exact = torch.distributions.Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1)
+    for k in (1, 7):
+        torch.testing.assert_close(cd.collapse_iwae_bound(model, x, k), exact, rtol=1e-5, atol=1e-3)
+
+
+def test_train_collapse_runs_with_annealing_and_free_bits():
+    images = torch.bernoulli(torch.full((64, 1, 28, 28), 0.2), generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    model = cd.CollapseVAE(latent_dim=2, hidden=8, autoregressive=True)
+    record = cd.train_collapse(model, images, epochs=2, warmup_steps=3, free_bits=0.1, batch_size=32)
+    assert record["steps"] == 4 and all(math.isfinite(v) for v in record["loss"])
+    samples = model.sample(2, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (2, 1, 28, 28) and set(samples.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_label_accuracy_and_per_class_fid_against_the_classifier_by_hand():
+    from tutorial_lib.data import load_mnist
+    from tutorial_lib.metrics import fid, mnist_classifier
+
+    test = load_mnist(train=False, limit=300)
+    with torch.no_grad():
+        predicted = mnist_classifier()(test.images).argmax(1)
+    expected = float((predicted == test.labels).double().mean())
+    assert cd.label_accuracy(test.images, test.labels) == pytest.approx(expected, abs=1e-12)
+    assert cd.label_accuracy(test.images, (test.labels + 1) % 10) < 0.05
+    fids = cd.per_class_fid(test.images[:150], test.labels[:150], test.images[150:], test.labels[150:])
+    assert set(fids) == set(range(10))
+    d = 3
+    assert fids[d] == pytest.approx(fid(test.images[:150][test.labels[:150] == d], test.images[150:][test.labels[150:] == d]))
+
+
+def test_vae_gan_step_trains_and_features_have_the_documented_shape():
+    from tutorial_lib.data import load_mnist
+
+    data = load_mnist(train=True, limit=128)
+    torch.manual_seed(0)
+    model, disc = cd.VAEGAN(latent_dim=8, width=4, hidden=16), DCGANDiscriminator(width=4)
+    assert cd.discriminator_features(disc, data.images[:3]).shape == (3, 2 * 4 * 49)
+    record = cd.train_vae_gan(model, disc, data, steps=2)
+    assert record["steps"] == 2 and set(record) >= {"d_loss", "kl", "feature", "g_loss"}
+    assert model.sample(4).shape == (4, 1, 28, 28)
+    mu, logvar = model.encode(data.images[:5])
+    assert mu.shape == logvar.shape == (5, 8)
+
+
+def test_generate_rules_for_conditional_and_unconditional_models():
+    from tutorial_lib.pretrained import build, generate
+
+    cvae = build("cvae", {"latent_dim": 4, "hidden": 8})
+    labels = torch.tensor([0, 1, 2, 3])
+    first, again = generate(cvae, 4, seed=3, labels=labels), generate(cvae, 4, seed=3, labels=labels)
+    assert first.shape == (4, 1, 28, 28) and torch.equal(first, again)
+    with pytest.raises(ValueError, match="conditional: pass labels"):
+        generate(cvae, 4)
+    with pytest.raises(ValueError, match="one label per image"):
+        generate(cvae, 5, labels=labels)
+    vae_gan = build("vae_gan", {"latent_dim": 4, "width": 4, "hidden": 8})
+    with pytest.raises(ValueError, match="not conditional"):
+        generate(vae_gan, 4, labels=labels)
+    assert generate(vae_gan, 3).shape == (3, 1, 28, 28)
+
+
+@pytest.mark.parametrize("name", sorted(cd.CONDITIONAL))
+def test_shipped_conditional_models_load_and_sample(name):
+    from tutorial_lib.metrics import ASSETS
+    from tutorial_lib.pretrained import generate, load_pretrained
+
+    if not (ASSETS / f"{name}.pt").is_file():
+        pytest.fail(f"{name}.pt is not shipped: run scripts/train_conditional.py --only {name}")
+    model, info = load_pretrained(name)
+    assert info["steps"] == cd.CONDITIONAL_RECIPES[name]["steps"] and info["wall_time"] > 0
+    assert (ASSETS / f"{name}.pt").stat().st_size < 2_000_000
+    labels = torch.arange(10)
+    images = generate(model, 10, labels=labels if getattr(model, "conditional", False) else None)
+    assert images.shape == (10, 1, 28, 28) and 0 <= float(images.min()) and float(images.max()) <= 1

@@ -1,0 +1,526 @@
+"""Conditional and hybrid models (notebook 08): the conditional VAE and GAN, the VAE-GAN, and the posterior-collapse
+lab (a VAE with an autoregressive decoder, KL annealing, free bits), with the metrics they need.
+
+Shapes: images x are N x 1 x 28 x 28 in [0, 1]; labels are (N,) integer tensors with digits 0..9; latent codes z
+are N x D. Every per-image bound is in nats, shape (N,).
+"""
+import math
+import time
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .gan import DCGANDiscriminator, DCGANGenerator, _latent, discriminator_loss, generator_loss
+from .vae import _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
+
+NUM_CLASSES = 10
+_LOG_2PI = math.log(2 * math.pi)
+
+
+# ---- labels ----
+
+def check_labels(labels, n=None):
+    """`labels` as a long tensor (N,) of digits 0..9; a clear error for anything else (n: the expected N)."""
+    if not torch.is_tensor(labels):
+        raise TypeError(f"labels must be a tensor of digits 0..9, e.g. torch.arange(10), got {type(labels).__name__}")
+    if labels.dim() != 1 or labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be a 1-D integer tensor (N,) of digits 0..9, got dtype {labels.dtype} and "
+                         f"shape {tuple(labels.shape)}; use torch.tensor([...]) or labels.long().")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"need one label per image: {n} images but {len(labels)} labels")
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= NUM_CLASSES):
+        raise ValueError(f"labels must be digits 0..9, got values from {int(labels.min())} to {int(labels.max())}")
+    return labels.long()
+
+
+def one_hot(labels):
+    """Digits (N,) -> one-hot float rows N x 10."""
+    return F.one_hot(check_labels(labels), NUM_CLASSES).float()
+
+
+def need_labels(model, labels, n):
+    """`labels` checked as n digits for conditional `model`: a clear error when they are missing, or given to a
+    model that is not conditional."""
+    if not getattr(model, "conditional", False):
+        if labels is None:
+            return None
+        raise ValueError(f"{type(model).__name__} is not conditional: it cannot draw requested digits; call "
+                         f"generate without labels (the conditional models are 'cvae' and 'cgan').")
+    if labels is None:
+        raise ValueError(f"{type(model).__name__} is conditional: pass labels, a tensor of {n} digits 0..9 "
+                         f"(e.g. torch.arange({n}) % 10 for every digit in turn), as labels=...")
+    return check_labels(labels, n)
+
+
+def _mlp(sizes):
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+# ---- the conditional VAE (Sohn et al. 2015) ----
+
+class CVAE(nn.Module):
+    """A conditional VAE: q(z | x, y) and p(x | z, y), the digit y given to both as a one-hot vector.
+
+    MLP encoder (784 + 10 -> hidden -> mu, logvar), MLP decoder (latent_dim + 10 -> hidden -> 784 Bernoulli logits).
+    ``CVAE(**model.config)`` rebuilds the architecture.
+    """
+
+    conditional = True
+
+    def __init__(self, latent_dim=16, hidden=400):
+        super().__init__()
+        self.config = {"latent_dim": latent_dim, "hidden": hidden}
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(nn.Linear(784 + NUM_CLASSES, hidden), nn.ReLU())
+        self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
+        self.decoder = nn.Sequential(_mlp([latent_dim + NUM_CLASSES, hidden, 784]), nn.Unflatten(1, (1, 28, 28)))
+
+    def encode(self, x, labels):
+        """x N x 1 x 28 x 28, labels (N,) -> (mu, logvar) of q(z | x, y), each N x latent_dim."""
+        _check_images(x)
+        h = self.encoder(torch.cat([x.flatten(1), one_hot(check_labels(labels, len(x))).to(x)], dim=1))
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z, labels):
+        """z N x latent_dim, labels (N,) -> Bernoulli logits N x 1 x 28 x 28."""
+        return self.decoder(torch.cat([z, one_hot(check_labels(labels, len(z))).to(z)], dim=1))
+
+    def forward(self, x, labels):
+        """-> (logits, mu, logvar), z drawn by the reparameterization."""
+        mu, logvar = self.encode(x, labels)
+        return self.decode(reparameterize(mu, logvar), labels), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n, labels=None, generator=None):
+        """n images of the requested digits (labels (n,)): the Bernoulli means sigmoid(decode(z, y)), z ~ N(0, I)."""
+        labels = need_labels(self, labels, n)
+        device = next(self.parameters()).device
+        z = _latent(n, self.latent_dim, device, generator)
+        return torch.sigmoid(self.decode(z, labels.to(device)))
+
+
+def cvae_elbo(model, x, labels, beta=1.0):
+    """The CVAE's single-sample ELBO per image: log p(x | z, y) - beta KL(q(z | x, y) || N(0, I)), shape (N,)."""
+    _check_pixels(x)
+    logits, mu, logvar = model(x, labels)
+    return bernoulli_log_likelihood(logits, x) - beta * gaussian_kl(mu, logvar)
+
+
+# ---- the conditional GAN (Mirza & Osindero 2014) ----
+
+class ConditionalGenerator(nn.Module):
+    """G(z, y): notebook 04's DCGAN generator fed the noise and the one-hot digit, concatenated.
+
+    z N x latent_dim, labels (N,) -> images N x 1 x 28 x 28 in [0, 1]."""
+
+    conditional = True
+
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__()
+        self.config = {"latent_dim": latent_dim, "width": width}
+        self.latent_dim = latent_dim
+        self.net = DCGANGenerator(latent_dim + NUM_CLASSES, width)
+
+    def forward(self, z, labels):
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
+        return self.net(torch.cat([z, one_hot(check_labels(labels, len(z))).to(z)], dim=1))
+
+    def sample(self, n, labels=None, generator=None):
+        """n images of the requested digits, without gradients and in eval mode (restored after)."""
+        labels = need_labels(self, labels, n)
+        device = next(self.parameters()).device
+        z = _latent(n, self.latent_dim, device, generator)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self(z, labels.to(device))
+        finally:
+            self.train(was_training)
+
+
+class ConditionalDiscriminator(nn.Module):
+    """D(x, y): notebook 04's DCGAN discriminator with the label entering by projection (Miyato & Koyama 2018):
+    logit = w . h(x) + b + e_y . h(x), where h(x) are its hidden features and e_y a learned vector per digit.
+
+    images N x 1 x 28 x 28 in [0, 1], labels (N,) -> logits (N,)."""
+
+    def __init__(self, width=32, spectral_norm=False):
+        super().__init__()
+        self.config = {"width": width, "spectral_norm": spectral_norm}
+        self.net = DCGANDiscriminator(width, spectral_norm=spectral_norm)
+        self.embed = nn.Embedding(NUM_CLASSES, 2 * width * 49)
+        nn.init.normal_(self.embed.weight, std=0.01)
+
+    def forward(self, x, labels):
+        _check_images(x)
+        labels = check_labels(labels, len(x)).to(x.device)
+        h = self.net.net[:-1](x * 2 - 1)                      # the DCGAN discriminator's features, N x (2 width 49)
+        return self.net.net[-1](h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
+
+
+# ---- the VAE-GAN (Larsen et al. 2016) ----
+
+class VAEGAN(nn.Module):
+    """A VAE whose decoder is the DCGAN generator (images in [0, 1]); trained by `train_vae_gan` with the
+    reconstruction measured in a discriminator's features plus an adversarial term.
+
+    Encoder: two stride-2 convolutions (width, 2 x width channels), `hidden` units, then mu and logvar."""
+
+    def __init__(self, latent_dim=64, width=32, hidden=128):
+        super().__init__()
+        self.config = {"latent_dim": latent_dim, "width": width, "hidden": hidden}
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(), nn.Linear(2 * width * 49, hidden), nn.LeakyReLU(0.2))
+        self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
+        self.decoder = DCGANGenerator(latent_dim, width)
+
+    def encode(self, x):
+        """x N x 1 x 28 x 28 in [0, 1] -> (mu, logvar), each N x latent_dim."""
+        _check_images(x)
+        h = self.encoder(x * 2 - 1)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z):
+        """z N x latent_dim -> images N x 1 x 28 x 28 in [0, 1] (not logits: the decoder is a GAN generator)."""
+        return self.decoder(z)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar)), mu, logvar
+
+    def sample(self, n, generator=None):
+        """n images decode(z), z ~ N(0, I), in eval mode without gradients."""
+        return self.decoder.sample(n, generator=generator)
+
+
+def discriminator_features(discriminator, x):
+    """The DCGAN discriminator's hidden features of images x (after its second convolution): N x (2 width * 49).
+    The VAE-GAN measures reconstructions here instead of pixel by pixel."""
+    return discriminator.net[:4](x * 2 - 1).flatten(1)
+
+
+# ---- free bits and KL annealing (posterior collapse) ----
+
+def free_bits_kl(mu, logvar, free_bits):
+    """The free-bits KL term (Kingma et al. 2016): sum over latent dimensions d of max(free_bits, KL_d), where
+    KL_d is dimension d's KL(q || N(0, 1)) averaged over the batch. mu, logvar: N x D. Returns a scalar.
+    Below `free_bits` nats a dimension's KL costs nothing more, so the optimizer has no reason to switch it off."""
+    if not free_bits >= 0:
+        raise ValueError(f"free_bits must be >= 0 nats, got {free_bits!r}")
+    per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
+    return per_dim.clamp_min(free_bits).sum()
+
+
+def kl_weight(step, warmup_steps, beta=1.0):
+    """KL annealing (Bowman et al. 2016): the KL term's weight at `step` (0-based), rising linearly from
+    beta / warmup_steps to beta over the first `warmup_steps` steps, then beta (no warm-up for warmup_steps = 0)."""
+    if warmup_steps < 0 or step < 0:
+        raise ValueError(f"step and warmup_steps must be >= 0, got {step!r} and {warmup_steps!r}")
+    return beta if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
+
+
+class CollapseVAE(nn.Module):
+    """The posterior-collapse lab's VAE: MLP encoder and decoder, and with ``autoregressive=True`` a decoder that also
+    sees every pixel before the current one (raster order) through a masked linear layer: a fully visible sigmoid
+    belief net conditioned on z, strong enough to model digits without the code.
+
+    logits_i = MLP(z)_i + sum_{j < i} W_ij x_j + b_i. Decoding needs the image (teacher forcing): ``decode(z, x)``."""
+
+    def __init__(self, latent_dim=16, hidden=256, autoregressive=False):
+        super().__init__()
+        self.config = {"latent_dim": latent_dim, "hidden": hidden, "autoregressive": autoregressive}
+        self.latent_dim = latent_dim
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU())
+        self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
+        self.decoder = _mlp([latent_dim, hidden, 784])
+        self.autoregressive = nn.Linear(784, 784) if autoregressive else None
+        if autoregressive:
+            nn.init.zeros_(self.autoregressive.weight)
+            self.register_buffer("mask", torch.ones(784, 784).tril(diagonal=-1))
+
+    def encode(self, x):
+        _check_images(x)
+        h = self.encoder(x)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z, x):
+        """Bernoulli logits N x 1 x 28 x 28 of each pixel given z and (autoregressive) the pixels before it in x."""
+        logits = self.decoder(z)
+        if self.autoregressive is not None:
+            logits = logits + F.linear(x.flatten(1), self.autoregressive.weight * self.mask, self.autoregressive.bias)
+        return logits.view(-1, 1, 28, 28)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar), x), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, n, generator=None):
+        """n binary images (autoregressive: drawn pixel by pixel, 784 steps) or Bernoulli means (MLP decoder)."""
+        z = _latent(n, self.latent_dim, next(self.parameters()).device, generator)
+        if self.autoregressive is None:
+            return torch.sigmoid(self.decode(z, None))
+        base, x = self.decoder(z), torch.zeros(n, 784, device=z.device)
+        weight = self.autoregressive.weight * self.mask
+        for i in range(784):
+            p = torch.sigmoid(base[:, i] + x @ weight[i] + self.autoregressive.bias[i])
+            u = torch.rand(n, generator=generator, device=z.device) if generator is not None else torch.rand(n)
+            x[:, i] = (u < p).float()
+        return x.view(n, 1, 28, 28)
+
+
+def collapse_iwae_bound(model, x, k):
+    """The IWAE bound (k samples, nats, (N,)) of a `CollapseVAE` on binary images x: the notebook 02 bound with
+    the autoregressive decoder's teacher-forced logits."""
+    _check_pixels(x)
+    mu, logvar = model.encode(x)
+    eps = torch.randn(k, *mu.shape, dtype=mu.dtype)
+    z = mu + torch.exp(0.5 * logvar) * eps                                   # k x N x D
+    logits = model.decode(z.reshape(-1, model.latent_dim), x.repeat(k, 1, 1, 1))
+    log_px_z = bernoulli_log_likelihood(logits, x.repeat(k, 1, 1, 1)).view(k, len(x))
+    log_pz = -0.5 * (z.pow(2) + _LOG_2PI).sum(dim=2)
+    log_qz = -0.5 * (eps.pow(2) + _LOG_2PI + logvar).sum(dim=2)
+    return torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)
+
+
+def collapse_elbo(model, x, beta=1.0, free_bits=None):
+    """(objective to minimize, mean -ELBO, mean KL) of a `CollapseVAE` on a batch: the reconstruction plus beta times
+    the KL, or the free-bits KL when `free_bits` is given (nats per dimension)."""
+    logits, mu, logvar = model(x)
+    reconstruction = -bernoulli_log_likelihood(logits, x).mean()
+    kl = gaussian_kl(mu, logvar).mean()
+    penalty = kl if free_bits is None else free_bits_kl(mu, logvar, free_bits)
+    return reconstruction + beta * penalty, reconstruction + kl, kl
+
+
+def train_collapse(model, images, epochs, beta=1.0, warmup_steps=0, free_bits=None, lr=1e-3, batch_size=128,
+                   seed=0):
+    """Train a `CollapseVAE` on binary images (N x 1 x 28 x 28) with Adam; the KL weight follows `kl_weight` (KL
+    annealing when warmup_steps > 0) and free bits apply when `free_bits` is set. Returns a dict of per-step lists
+    ``loss`` (-ELBO) and ``kl``, and ``steps``, ``seconds``."""
+    _check_pixels(images)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    history, step, start = {"loss": [], "kl": []}, 0, time.perf_counter()
+    model.train()
+    for _ in range(epochs):
+        for index in torch.randperm(len(images), generator=g).split(batch_size):
+            objective, negative_elbo, kl = collapse_elbo(model, images[index], kl_weight(step, warmup_steps, beta),
+                                                         free_bits)
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            history["loss"].append(negative_elbo.item())
+            history["kl"].append(kl.item())
+            step += 1
+    model.eval()
+    return dict(history, steps=step, seconds=time.perf_counter() - start)
+
+
+# ---- metrics for conditional models ----
+
+@torch.no_grad()
+def label_accuracy(images, labels, batch_size=500):
+    """The share of `images` (N x 1 x 28 x 28 in [0, 1]) that the course classifier labels as the requested digit
+    `labels` (N,): how well a conditional model obeys. A float in [0, 1]."""
+    from .metrics import class_probabilities
+
+    labels = check_labels(labels, len(images) if torch.is_tensor(images) else None)
+    predicted = class_probabilities(images, batch_size).argmax(dim=1)
+    return float((predicted == labels).double().mean())
+
+
+def per_class_fid(real, real_labels, fake, fake_labels):
+    """FID of each digit: real images of digit d against generated images requested as d. Returns {d: FID} for
+    the digits present on both sides (at least 2 images each)."""
+    from .metrics import fid
+
+    real_labels, fake_labels = check_labels(real_labels, len(real)), check_labels(fake_labels, len(fake))
+    return {d: fid(real[real_labels == d], fake[fake_labels == d]) for d in range(NUM_CLASSES)
+            if (real_labels == d).sum() >= 2 and (fake_labels == d).sum() >= 2}
+
+
+@torch.no_grad()
+def generate_labelled(model, labels, seed=0, batch_size=1000):
+    """Images of the requested digits (labels (N,)) from a conditional model, reproducible under `seed`: N x 1 x 28 x 28."""
+    labels = check_labels(labels)
+    device = next(model.parameters()).device
+    noise = torch.Generator(device=device).manual_seed(seed)
+    return torch.cat([model.sample(len(chunk), labels=chunk, generator=noise).float().cpu()
+                      for chunk in labels.split(batch_size)])
+
+
+# ---- training loops for the shipped models (scripts/train_conditional.py, notebook 08's live versions) ----
+
+def _batches(dataset, batch_size, generator):
+    """An endless stream of (images, labels) mini-batches drawn without replacement epoch by epoch."""
+    images, labels = dataset.images, dataset.labels
+    while True:
+        for index in torch.randperm(len(images), generator=generator).split(batch_size):
+            if len(index) == batch_size:
+                yield images[index], labels[index]
+
+
+def train_cvae(model, dataset, steps, lr=1e-3, batch_size=128, beta=1.0, seed=0, binarize=True):
+    """Train a `CVAE` for `steps` Adam steps on (images, labels) from `dataset` (e.g. ``load_mnist()``), images
+    binarized afresh every batch when `binarize`. Returns {"loss": per-step -ELBO, "steps", "seconds"}."""
+    g = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history, start = {"loss": []}, time.perf_counter()
+    model.train()
+    for step, (x, y) in zip(range(steps), _batches(dataset, batch_size, g)):
+        if binarize:
+            x = torch.bernoulli(x, generator=g)
+        loss = -cvae_elbo(model, x, y, beta).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        history["loss"].append(loss.item())
+    model.eval()
+    return dict(history, steps=steps, seconds=time.perf_counter() - start)
+
+
+def cgan_step(generator, discriminator, opt_g, opt_d, real, labels):
+    """One alternating update of the conditional GAN (non-saturating loss): the discriminator on real and generated
+    images of the same requested digits, then the generator. Returns (d_loss, g_loss) as floats."""
+    z = torch.randn(len(real), generator.latent_dim)
+    fake = generator(z, labels)
+    d_loss = discriminator_loss(discriminator(real, labels), discriminator(fake.detach(), labels))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    g_loss = generator_loss(discriminator(fake, labels))
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _adam(module, lr):
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=(0.5, 0.999))
+
+
+def train_cgan(generator, discriminator, dataset, steps, lr=5e-4, batch_size=64, seed=0):
+    """Train a conditional GAN for `steps` alternating updates (notebook 04's recipe: Adam 5e-4, betas (0.5, 0.999),
+    batch 64, non-saturating loss). Returns {"d_loss", "g_loss": per step, "steps", "seconds"}."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    opt_g, opt_d = _adam(generator, lr), _adam(discriminator, lr)
+    history, start = {"d_loss": [], "g_loss": []}, time.perf_counter()
+    generator.train(), discriminator.train()
+    for step, (x, y) in zip(range(steps), _batches(dataset, batch_size, g)):
+        d_loss, g_loss = cgan_step(generator, discriminator, opt_g, opt_d, x, y)
+        history["d_loss"].append(d_loss)
+        history["g_loss"].append(g_loss)
+    generator.eval()
+    return dict(history, steps=steps, seconds=time.perf_counter() - start)
+
+
+def vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, real, gamma=1e-2):
+    """One VAE-GAN update (Larsen et al. 2016). With x~ = decode(z), z ~ q(z|x), and x_p = decode(z_p), z_p ~ N(0, I):
+    - discriminator: real against both x~ and x_p (the GAN loss, non-saturating);
+    - encoder: KL + L_feat, where L_feat = 0.5 ||f(x) - f(x~)||^2 summed over the discriminator's hidden features f;
+    - decoder: gamma * L_feat + the non-saturating generator loss on x~ and x_p.
+    Returns a dict of floats: d_loss, kl, feature (L_feat), g_loss."""
+    mu, logvar = model.encode(real)
+    recon = model.decode(reparameterize(mu, logvar))
+    prior = model.decode(torch.randn(len(real), model.latent_dim))
+    d_loss = discriminator_loss(discriminator(real), torch.cat([discriminator(recon.detach()),
+                                                                discriminator(prior.detach())]))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    kl = gaussian_kl(mu, logvar).mean()
+    feature = 0.5 * (discriminator_features(discriminator, real).detach()
+                     - discriminator_features(discriminator, recon)).pow(2).sum(dim=1).mean()
+    g_loss = generator_loss(torch.cat([discriminator(recon), discriminator(prior)]))
+    decoder_params = list(model.decoder.parameters())
+    grads_dec = torch.autograd.grad(gamma * feature + g_loss, decoder_params, retain_graph=True)
+    encoder_params = [p for name, p in model.named_parameters() if not name.startswith("decoder.")]
+    grads_enc = torch.autograd.grad(kl + feature, encoder_params)
+    for params, grads, opt in ((decoder_params, grads_dec, opt_dec), (encoder_params, grads_enc, opt_enc)):
+        for p, grad in zip(params, grads):
+            p.grad = grad
+        opt.step()
+    return {"d_loss": d_loss.item(), "kl": kl.item(), "feature": feature.item(), "g_loss": g_loss.item()}
+
+
+def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, gamma=1e-2, seed=0):
+    """Train a `VAEGAN` with a `DCGANDiscriminator` for `steps` updates of `vae_gan_step` (Adam, betas (0.5, 0.999),
+    the DCGAN's batch and learning rate). Returns per-step lists of the losses, "steps" and "seconds"."""
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
+    encoder_params = [p for name, p in model.named_parameters() if not name.startswith("decoder.")]
+    opt_enc = torch.optim.Adam(encoder_params, lr=lr, betas=(0.5, 0.999))
+    opt_dec, opt_d = _adam(model.decoder, lr), _adam(discriminator, lr)
+    history, start = {}, time.perf_counter()
+    model.train(), discriminator.train()
+    for step, (x, _) in zip(range(steps), _batches(dataset, batch_size, g)):
+        for key, value in vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, x, gamma).items():
+            history.setdefault(key, []).append(value)
+    model.eval()
+    return dict(history, steps=steps, seconds=time.perf_counter() - start)
+
+
+# ---- the shipped models (tutorial_lib.pretrained loads them; scripts/train_conditional.py trains them) ----
+
+#: Notebook 08's shipped models: name -> what it is.
+CONDITIONAL = {
+    "cvae": "conditional VAE (MLP, 16 latent dimensions), dynamically binarized digits",
+    "cgan": "conditional DCGAN (projection discriminator), non-saturating loss",
+    "vae_gan": "VAE-GAN: conv encoder + DCGAN generator, reconstruction in discriminator features",
+}
+#: How each is built and how many steps it trains (step budgets: the same model on any machine; the record
+#: keeps the seconds). The GANs use notebook 04's recipe (Adam 5e-4, betas (0.5, 0.999), batch 64).
+CONDITIONAL_RECIPES = {
+    "cvae": {"config": {"latent_dim": 16, "hidden": 400}, "steps": 3000, "train": {"lr": 1e-3, "batch_size": 128}},
+    "cgan": {"config": {"latent_dim": 64, "width": 32}, "steps": 3000, "train": {"lr": 5e-4, "batch_size": 64}},
+    "vae_gan": {"config": {"latent_dim": 64, "width": 32, "hidden": 128}, "steps": 500,
+                "train": {"lr": 5e-4, "batch_size": 64, "gamma": 1e-2}},
+}
+_CLASSES = {"cvae": CVAE, "cgan": ConditionalGenerator, "vae_gan": VAEGAN}
+
+
+def build_model(kind, config):
+    """A fresh model of `kind` ("cvae", "cgan": the generator, or "vae_gan") from its constructor arguments."""
+    if kind not in _CLASSES:
+        raise ValueError(f"Unknown conditional model kind {kind!r}: expected one of {sorted(_CLASSES)}.")
+    return _CLASSES[kind](**config)
+
+
+def train_conditional_recipe(name, steps=None, seed=0, limit=None):
+    """Train shipped model `name` (see `CONDITIONAL`) by its recipe for `steps` (default: the recipe's); returns
+    ``(model, info)`` like `tutorial_lib.pretrained.load_pretrained` (eval mode, CPU)."""
+    from .data import load_mnist
+    from .gan import DCGANDiscriminator
+
+    if name not in CONDITIONAL_RECIPES:
+        raise ValueError(f"Unknown conditional model {name!r}; choose one of {sorted(CONDITIONAL_RECIPES)}.")
+    recipe = CONDITIONAL_RECIPES[name]
+    steps = recipe["steps"] if steps is None else steps
+    torch.manual_seed(seed)
+    dataset = load_mnist(train=True, limit=limit)
+    model = build_model(name, recipe["config"])
+    if name == "cvae":
+        record = train_cvae(model, dataset, steps, seed=seed, **recipe["train"])
+    elif name == "cgan":
+        record = train_cgan(model, ConditionalDiscriminator(width=recipe["config"]["width"]), dataset, steps,
+                            seed=seed, **recipe["train"])
+    else:
+        record = train_vae_gan(model, DCGANDiscriminator(width=recipe["config"]["width"]), dataset, steps, seed=seed,
+                               **recipe["train"])
+    history = {k: v for k, v in record.items() if isinstance(v, list)}
+    batch = recipe["train"]["batch_size"]
+    info = {"kind": name, "config": dict(recipe["config"]), "wall_time": record["seconds"], "steps": steps,
+            "epochs": steps * batch // len(dataset), "budget_s": None, "seed": seed, "train": dict(recipe["train"]),
+            "history": history}
+    return model.cpu().eval(), info
