@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 from .gan import DCGANDiscriminator, DCGANGenerator, _latent, discriminator_loss, generator_loss
 from .vae import _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
+from .vae import _mlp as _vae_mlp
 
 NUM_CLASSES = 10
 _LOG_2PI = math.log(2 * math.pi)
@@ -54,10 +55,8 @@ def need_labels(model, labels, n):
 
 
 def _mlp(sizes):
-    layers = []
-    for a, b in zip(sizes[:-1], sizes[1:]):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    return nn.Sequential(*layers[:-1])
+    """Linear layers of the given sizes with ReLU between them (notebook 02's VAE builds its MLPs the same way)."""
+    return _vae_mlp(sizes, nn.ReLU)
 
 
 # ---- the conditional VAE (Sohn et al. 2015) ----
