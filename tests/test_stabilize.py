@@ -111,7 +111,9 @@ def test_every_method_trains_on_the_grid(method):
     result = run_2d(method, "grid", seed=0, steps=5, n_eval=100)
     _, centers, std = grid(1, seed=0)
     assert result["config"] == {**RECIPE, "n_eval": 100, "loss": "nonsaturating", "spectral_norm": False, "pack": 1,
-                                "n_critic": 1, "gp_weight": 0.0, **METHODS[method]}  # written out, not config() again
+                                "n_critic": 1, "gp_weight": 0.0, "optimizer": "adam", "clip_weights": None,
+                                "feature_matching": False, "label_smoothing": 0.0,
+                                **METHODS[method]}  # written out, not config() again
     assert torch.isfinite(result["samples"]).all() and result["samples"].shape == (100, 2)
     assert result["raw"] == mode_metrics(result["samples"], centers, std)  # scored on its own samples
     assert result["ema"] == mode_metrics(result["ema_samples"], centers, std)
