@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .gan import js_divergence  # noqa: F401  (one place for the JSD on a grid; notebook 03 derived it)
+from .gan import js_divergence, kl_divergence  # noqa: F401  (one place for KL and JSD on a grid: notebook 03)
 from .vae import _check_pixels
 
 
@@ -28,17 +28,6 @@ def mixture_density(x, means, stds, weights):
     if not (len(means) == len(stds) == len(weights)) or abs(sum(weights) - 1) > 1e-9 or min(weights) < 0:
         raise ValueError("means, stds and weights need one entry per component, weights >= 0 summing to 1")
     return sum(w * normal_density(x, m, s) for m, s, w in zip(means, stds, weights))
-
-
-def kl_divergence(p, q, dx):
-    """KL(p || q) = int p log(p / q) dx in nats for densities on a grid of spacing dx (0 log 0 = 0; +inf where
-    q = 0 but p > 0). Forward KL(p_data || q_model) = kl_divergence(p, q); reverse KL = kl_divergence(q, p)."""
-    p, q = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(q, dtype=torch.float64)
-    if p.shape != q.shape:
-        raise ValueError(f"p and q must be tabulated on the same grid, got shapes {tuple(p.shape)} and {tuple(q.shape)}")
-    if bool(((q == 0) & (p > 0)).any()):
-        return torch.tensor(math.inf, dtype=torch.float64)
-    return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx
 
 
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd")

@@ -288,9 +288,12 @@ def gan_step(generator, discriminator, opt_g, opt_d, real, loss="nonsaturating")
 def kl_divergence(p, q, dx):
     """KL(p || q) = int p log(p / q) dx (nats) of two densities tabulated on a grid of spacing `dx` (Riemann sum).
 
-    0 log 0 counts as 0; where q = 0 but p > 0 the divergence is infinite.
+    0 log 0 counts as 0; where q = 0 but p > 0 the divergence is infinite. Forward KL(p_data || q_model) is
+    kl_divergence(p, q); reverse KL is kl_divergence(q, p) (notebooks 03 and 07).
     """
     p, q = torch.as_tensor(p), torch.as_tensor(q)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must be tabulated on the same grid, got shapes {tuple(p.shape)} and {tuple(q.shape)}")
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx
 
 
