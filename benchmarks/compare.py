@@ -59,11 +59,15 @@ def main():
     parser.add_argument("--k", type=int, default=1_000, help="importance samples of the IWAE bound")
     parser.add_argument("--train", action="store_true", help="retrain the four models instead of loading them")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="smoke run: N=500, 100 NLL digits, k=50")
+    parser.add_argument("--n-nn", type=int, default=1_000, help="samples checked for copies (nearest training digit)")
+    parser.add_argument("--kid-subsets", type=int, default=100, help="KID's random subsets (of min(1000, N) each)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run (well under a minute on 2 cores): N=300, 100 NLL digits, k=50, 100 copy checks, "
+                             "10 KID subsets")
     parser.add_argument("--out", default=str(RESULTS / "compare.json"))
     args = parser.parse_args()
     if args.quick:
-        args.n, args.n_nll, args.k = 500, 100, 50
+        args.n, args.n_nll, args.k, args.n_nn, args.kid_subsets = 300, 100, 50, 100, 10
     torch.set_num_threads(args.threads)
     seed_everything(0)
     start, load_start = time.perf_counter(), load_average()
@@ -72,13 +76,13 @@ def main():
     real_test, real_train = binarized(test.images[:args.n], 0), binarized(train.images[:args.n], 1)
     labels_test = test.labels[:args.n]
     feats_test = mnist_features(real_test)
-    kid_args = dict(subsets=100, subset_size=min(1000, args.n))
+    kid_args = dict(subsets=args.kid_subsets, subset_size=min(1000, args.n))
     rows = {"real train (floor)": extended_row(real_test, real_train, feats_test, labels_test, kid_args)}
     floor = rows["real train (floor)"]
     ceiling = {"binarized test digits": inception_score_from_probabilities(class_probabilities(real_test)),
                "grey test digits": inception_score_from_probabilities(class_probabilities(test.images[:args.n]))}
     nll_digits = binarized(test.images[:args.n_nll], 0)
-    test_nn, _ = nearest_neighbours(real_test[:1000], train.images)
+    test_nn, _ = nearest_neighbours(real_test[:args.n_nn], train.images)
     floor["nn_median"] = float(test_nn.median())
     samples, infos, means_rows = {}, {}, {}
     for name in PRETRAINED:
@@ -93,7 +97,7 @@ def main():
         if info["kind"] == "vae":
             row["neg_elbo"] = negative_elbo(model, nll_digits)
             row["nll"] = nll(model, nll_digits, k=args.k)
-        distances, _ = nearest_neighbours(images[:1000], train.images)
+        distances, _ = nearest_neighbours(images[:args.n_nn], train.images)
         row.update(nn_median=float(distances.median()), nn_min=float(distances.min()),
                    train_seconds=info["wall_time"], steps=info["steps"], epochs=info["epochs"])
         rows[name] = row
@@ -110,7 +114,8 @@ def main():
 
     result = {
         "protocol": {"n": args.n, "kid_subsets": kid_args["subsets"], "kid_subset_size": kid_args["subset_size"],
-                     "precision_recall_k": 3, "nll_digits": args.n_nll, "iwae_k": args.k, "confident_threshold": 0.9,
+                     "precision_recall_k": 3, "nn_samples": args.n_nn, "nll_digits": args.n_nll, "iwae_k": args.k,
+                     "confident_threshold": 0.9,
                      "reference": "real test digits, binarized (one Bernoulli draw, seed 0)",
                      "floor": "real train digits, binarized (seed 1)",
                      "vae_rows": "Bernoulli samples of the decoder's means (binary, like the data); vae_means: the means",

@@ -72,7 +72,7 @@ def test_compare_quick_run_writes_its_table_and_figure(tmp_path, mnist_available
     result = run_bench("compare", "--quick", "--out", str(out))
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
-    assert report["protocol"]["n"] == 500 and (tmp_path / "compare.png").stat().st_size > 10_000
+    assert report["protocol"]["n"] == 300 and (tmp_path / "compare.png").stat().st_size > 10_000
     rows = report["rows"]
     assert set(rows) == {"real train (floor)", "vae", "beta_vae", "dcgan", "dcgan_sn"}
     for name in ("vae", "beta_vae"):
