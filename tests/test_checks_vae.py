@@ -419,7 +419,7 @@ def step_with_distributions(model, optimizer, x, beta=1.0):
     loss.backward()
     optimizer.step()
     optimizer.zero_grad()
-    return float(loss)
+    return loss.item()
 
 
 @pytest.mark.parametrize("solution", [vae_train_step, step_with_elbo, step_with_distributions])
