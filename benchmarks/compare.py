@@ -1,10 +1,14 @@
-"""Notebook 06's table at the design's protocol, all on dynamically binarized MNIST (the data every model trains
-on): FID, KID, precision/recall (k=3) on the course classifier's features, the classifier-based Inception Score
+"""Notebook 06's tables at the design's protocol. Every model trains on the same grey MNIST digits and outputs grey
+images of pixel probabilities (a VAE: its Bernoulli means). The main table scores those against the grey real test
+digits: FID, KID, precision/recall (k=3) on the course classifier's features, the classifier-based Inception Score
 and the share of confidently classified samples, the per-class coverage (label histogram and recall per digit),
-sharpness, the VAEs' test NLL (IWAE bound, k = 1000) and -ELBO, the training budget each model had, and the
-nearest-training-neighbour distances; N = 10,000 samples per side against binarized real test digits, with the
-real-train floor at the same N and the real-data Inception Score as the ceiling. A VAE row scores its Bernoulli
-samples (binary images, like the data); ``vae_means`` scores its Bernoulli means for comparison.
+sharpness, the VAEs' NLL (IWAE bound, k = 1000) and -ELBO on binarized test digits (where a Bernoulli likelihood is
+defined), the training budget each model had, and the nearest-training-neighbour distances. The binary table scores
+one coin flip per pixel of every model's images (for a VAE, its samples proper) against coin-flipped test digits.
+N = 10,000 samples per side, the real-train floor at the same N and the real digits' Inception Score as the ceiling.
+Notebook 08's models join the same protocol: the VAE-GAN (a hybrid, trained for about the same seconds as the four)
+gets a row in both tables, and the conditional models (CVAE, conditional GAN) their label accuracy (the classifier's
+verdict on N requested digits, N/10 per digit) and per-class FID (against the real test digits of that class).
 Writes benchmarks/results/compare.json and compare.png (sample grids).
 
     .venv/bin/python benchmarks/compare.py                 # the shipped models (tutorial_lib/assets)
@@ -12,7 +16,6 @@ Writes benchmarks/results/compare.json and compare.png (sample grids).
     .venv/bin/python benchmarks/compare.py --quick         # a smoke run with small N
 """
 import argparse
-import json
 import os
 import time
 from pathlib import Path
@@ -23,7 +26,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
-from tutorial_lib.bench import cpu_name, load_average  # noqa: E402
+from tutorial_lib.bench import cpu_name, load_average, write_json  # noqa: E402
+from tutorial_lib.conditional import CONDITIONAL, CONDITIONAL_RECIPES, label_accuracy, per_class_fid  # noqa: E402
 from tutorial_lib.data import load_mnist  # noqa: E402
 from tutorial_lib.metrics import (class_probabilities, confident_share, inception_score_from_probabilities,  # noqa: E402
                                   mnist_features, nearest_neighbours, negative_elbo, nll, per_class_recall,
@@ -33,6 +37,8 @@ from tutorial_lib.pretrained import PRETRAINED, RECIPES, generate, load_pretrain
 from tutorial_lib.runtime import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+HYBRID_MODELS = ("vae_gan",)        # unconditional: scored like the four
+CONDITIONAL_MODELS = ("cvae", "cgan")
 
 
 def binarized(images, seed):
@@ -73,27 +79,28 @@ def main():
     start, load_start = time.perf_counter(), load_average()
 
     train, test = load_mnist(train=True), load_mnist(train=False)
-    real_test, real_train = binarized(test.images[:args.n], 0), binarized(train.images[:args.n], 1)
+    real_test, real_train = test.images[:args.n], train.images[:args.n]
+    real_test_bin, real_train_bin = binarized(real_test, 0), binarized(real_train, 1)
     labels_test = test.labels[:args.n]
-    feats_test = mnist_features(real_test)
+    feats_test, feats_test_bin = mnist_features(real_test), mnist_features(real_test_bin)
     kid_args = dict(subsets=args.kid_subsets, subset_size=min(1000, args.n))
     rows = {"real train (floor)": extended_row(real_test, real_train, feats_test, labels_test, kid_args)}
+    binary_rows = {"real train, coin-flipped (floor)": extended_row(real_test_bin, real_train_bin, feats_test_bin,
+                                                                    labels_test, kid_args)}
     floor = rows["real train (floor)"]
-    ceiling = {"binarized test digits": inception_score_from_probabilities(class_probabilities(real_test)),
-               "grey test digits": inception_score_from_probabilities(class_probabilities(test.images[:args.n]))}
+    ceiling = {"test digits": inception_score_from_probabilities(class_probabilities(real_test)),
+               "coin-flipped test digits": inception_score_from_probabilities(class_probabilities(real_test_bin))}
     nll_digits = binarized(test.images[:args.n_nll], 0)
     test_nn, _ = nearest_neighbours(real_test[:args.n_nn], train.images)
     floor["nn_median"] = float(test_nn.median())
-    samples, infos, means_rows = {}, {}, {}
-    for name in PRETRAINED:
-        model, info = train_recipe(name) if args.train else load_pretrained(name)
+    samples, infos = {}, {}
+    for name in list(PRETRAINED) + list(HYBRID_MODELS):
+        model, info = train_recipe(name) if args.train and name in PRETRAINED else load_pretrained(name)
         infos[name] = info
-        images = generate(model, args.n, seed=1)
-        if info["kind"] == "vae":  # score the model's own binary samples; its means separately
-            means_rows[name] = extended_row(real_test, images, feats_test, labels_test, kid_args)
-            images = binarized(images, 2)
+        images = generate(model, args.n, seed=1)  # grey: a GAN's images, a VAE's Bernoulli means
         samples[name] = images
         row = extended_row(real_test, images, feats_test, labels_test, kid_args)
+        binary_rows[name] = extended_row(real_test_bin, binarized(images, 2), feats_test_bin, labels_test, kid_args)
         if info["kind"] == "vae":
             row["neg_elbo"] = negative_elbo(model, nll_digits)
             row["nll"] = nll(model, nll_digits, k=args.k)
@@ -104,8 +111,24 @@ def main():
         print(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
                                       if not isinstance(v, list)), flush=True)
 
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.8))
-    show_images(real_test[:36], nrow=6, ax=axes[0], title="real (test, binarized)")
+    conditional = {"label_accuracy": {}, "per_class_fid": {}, "mean_per_class_fid": {}}
+    requested = torch.arange(10).repeat_interleave(args.n // 10)
+    per_digit = args.n // 10
+    real_by_digit = torch.cat([test.images[test.labels == d][:per_digit] for d in range(10)])
+    real_by_digit_labels = torch.cat([test.labels[test.labels == d][:per_digit] for d in range(10)])
+    for name in CONDITIONAL_MODELS:
+        model, info = load_pretrained(name)
+        infos[name] = info
+        images = generate(model, len(requested), seed=1, labels=requested)
+        conditional["label_accuracy"][name] = label_accuracy(images, requested)
+        per_class = per_class_fid(real_by_digit, real_by_digit_labels, images, requested)
+        conditional["per_class_fid"][name] = {str(d): v for d, v in per_class.items()}
+        conditional["mean_per_class_fid"][name] = sum(per_class.values()) / len(per_class)
+        print(f"{name}: label accuracy {conditional['label_accuracy'][name]:.4f}, mean per-class FID "
+              f"{conditional['mean_per_class_fid'][name]:.2f}", flush=True)
+
+    fig, axes = plt.subplots(1, 1 + len(samples), figsize=(3.4 * (1 + len(samples)), 3.8))
+    show_images(real_test[:36], nrow=6, ax=axes[0], title="real (test)")
     for ax, (name, images) in zip(axes[1:], samples.items()):
         show_images(images[:36], nrow=6, ax=ax, title=f"{name} (FID {rows[name]['FID']:.1f}, IS {rows[name]['IS']:.2f})")
     png = Path(args.out).with_suffix(".png")
@@ -116,13 +139,17 @@ def main():
         "protocol": {"n": args.n, "kid_subsets": kid_args["subsets"], "kid_subset_size": kid_args["subset_size"],
                      "precision_recall_k": 3, "nn_samples": args.n_nn, "nll_digits": args.n_nll, "iwae_k": args.k,
                      "confident_threshold": 0.9,
-                     "reference": "real test digits, binarized (one Bernoulli draw, seed 0)",
-                     "floor": "real train digits, binarized (seed 1)",
-                     "vae_rows": "Bernoulli samples of the decoder's means (binary, like the data); vae_means: the means",
+                     "training_data": "MNIST training digits, grey levels, the same tensors for every model",
+                     "reference": "real test digits (grey); binary_rows: one Bernoulli draw of them (seed 0)",
+                     "floor": "real train digits (grey); binary_rows: one Bernoulli draw of them (seed 1)",
+                     "model_images": "a GAN's images and a VAE's Bernoulli means; binary_rows: one coin flip per pixel "
+                                     "of them (seed 2), for a VAE its samples proper",
+                     "nll": "VAEs: -IWAE bound on binarized test digits (seed 0)",
                      "features": "course classifier, penultimate layer (128)"},
-        "models": {name: PRETRAINED[name] for name in PRETRAINED},
-        "recipes": {name: RECIPES[name] for name in PRETRAINED},
-        "training": {name: {"retrained_here": args.train, "steps": info["steps"], "epochs": info["epochs"],
+        "models": {**PRETRAINED, **{name: CONDITIONAL[name] for name in HYBRID_MODELS + CONDITIONAL_MODELS}},
+        "recipes": {**{name: RECIPES[name] for name in PRETRAINED},
+                    **{name: CONDITIONAL_RECIPES[name] for name in HYBRID_MODELS + CONDITIONAL_MODELS}},
+        "training": {name: {"retrained_here": args.train and name in PRETRAINED, "steps": info["steps"], "epochs": info["epochs"],
                             "seconds": info["wall_time"], "budget": info.get("budget"), "budget_s": info.get("budget_s"),
                             "hardware": info.get("hardware", "?"), "load_average": info.get("load_average"),
                             "trace": info.get("trace")}
@@ -132,12 +159,13 @@ def main():
         "seconds": time.perf_counter() - start,
         "inception_score_ceiling": ceiling,
         "rows": rows,
-        "vae_means": means_rows,
+        "binary_rows": binary_rows,
+        "conditional": dict(conditional, protocol={
+            "n": len(requested), "per_digit": per_digit,
+            "label_accuracy": "share of samples whose classifier argmax is the requested digit",
+            "per_class_fid": "FID of the samples requested as d against the real test digits of class d"}),
     }
-    out = Path(args.out)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(tmp, out)
+    out = write_json(args.out, result)
     print(table_markdown({name: {k: v for k, v in row.items() if not isinstance(v, list)} for name, row in rows.items()}))
     print(f"IS ceiling: {ceiling}")
     print(f"wrote {args.out} and {png} in {result['seconds']:.0f} s")

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from tutorial_lib.bench import cpu_name
+from tutorial_lib.bench import cpu_name, write_json
 from tutorial_lib.plotting import table_markdown
 from tutorial_lib.stabilize import (BUDGET_SECONDS, DATASETS, RECIPES, TARGETS, config, run_many, steps_for_budget,
                                     summarize, time_per_step)
@@ -203,9 +203,7 @@ def main():
                          "runs": [{key_: r[key_] for key_ in ("recipe", "method", "dataset", "seed", "steps", "seconds",
                                                              "cpu_seconds")}
                                   | {"raw": scores(r["raw"]), "ema": scores(r["ema"])} for r in runs]}
-        tmp = out.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(body, indent=1) + "\n")
-        os.replace(tmp, out)
+        write_json(out, body, indent=1)
 
     def on_result(result):
         runs.append(result)

@@ -28,7 +28,6 @@ shared CPU the seconds are inflated and, because the best VAE trains for a fixed
 epochs and a worse loss; run it on an otherwise idle machine. `--no-baseline-nll` saves 1-2 minutes.
 """
 import argparse
-import json
 import os
 import platform
 import sys
@@ -40,7 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tutorial_lib.bench import cpu_name, load_average  # noqa: E402
+from tutorial_lib.bench import cpu_name, load_average, write_json  # noqa: E402
 from tutorial_lib.data import load_mnist, mnist_loader  # noqa: E402
 from tutorial_lib.metrics import negative_elbo, nll  # noqa: E402
 from tutorial_lib.runtime import seed_everything  # noqa: E402
@@ -155,10 +154,7 @@ def main():
         "note": "Timings from a shared CPU are inflated when other processes run (see the load averages); the "
                 "losses do not depend on the load, except through how many epochs fit in the budget.",
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, out)
+    write_json(out, report)
     print(f"baseline: {results['baseline']['examples_test_loss']:.2f} after {results['baseline']['epochs']} epochs "
           f"({results['baseline']['seconds_per_epoch']:.1f} s/epoch); best: {best['examples_test_loss']:.2f} after "
           f"{best['train_wall_time_s']:.0f} s ({best['seconds_per_epoch']:.1f} s/epoch), NLL {best.get('nll')}; "

@@ -15,6 +15,7 @@ import platform
 
 import torch
 
+from tutorial_lib.bench import cpu_name
 from tutorial_lib.pretrained import CONDITIONAL, pretrained_path, save_pretrained, train_conditional_recipe
 
 
@@ -27,7 +28,7 @@ def main():
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    hardware = f"{platform.processor() or platform.machine()}, {args.threads} threads, device cpu"
+    hardware = f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} cores, {args.threads} threads, device cpu"
     for name in args.only or list(CONDITIONAL):
         print(f"== {name}: {CONDITIONAL[name]} ({hardware})", flush=True)
         load_before = os.getloadavg()[0]

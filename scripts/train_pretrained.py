@@ -1,5 +1,5 @@
 """Train the four models notebook 06 compares, each under the shared budget of `tutorial_lib.pretrained.BUDGET`
-(epochs for the VAEs, generator steps for the GANs, calibrated to about 300 s each on 2 quiet cores), and ship
+(epochs for the VAEs, generator steps for the GANs, calibrated to about 8 minutes each on 2 quiet cores), and ship
 them as package data: tutorial_lib/assets/{vae,beta_vae,dcgan,dcgan_sn}.pt (float16 weights + training record,
 SHA-256 recorded).
 

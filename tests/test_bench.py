@@ -19,6 +19,20 @@ def test_every_benchmark_script_exists():
         assert bench.script_path(name).is_file()
 
 
+def test_write_json_is_atomic_and_creates_the_folder(tmp_path, monkeypatch):
+    target = tmp_path / "new" / "result.json"
+    assert bench.write_json(target, {"a": [1, 2.5]}) == target
+    assert json.loads(target.read_text()) == {"a": [1, 2.5]} and os.listdir(target.parent) == ["result.json"]
+
+    def crash(src, dst):  # the rename never happens: the old file must survive intact
+        raise OSError("disk full")
+
+    monkeypatch.setattr(bench.os, "replace", crash)
+    with pytest.raises(OSError):
+        bench.write_json(target, {"a": "half"})
+    assert json.loads(target.read_text()) == {"a": [1, 2.5]}
+
+
 def test_unknown_benchmark_is_a_clear_error():
     with pytest.raises(ValueError, match="use one of"):
         bench.script_path("fid")
@@ -73,8 +87,14 @@ def test_compare_quick_run_writes_its_table_and_figure(tmp_path, mnist_available
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["protocol"]["n"] == 300 and (tmp_path / "compare.png").stat().st_size > 10_000
-    rows = report["rows"]
-    assert set(rows) == {"real train (floor)", "vae", "beta_vae", "dcgan", "dcgan_sn"}
+    rows, binary = report["rows"], report["binary_rows"]
+    assert set(rows) == {"real train (floor)", "vae", "beta_vae", "dcgan", "dcgan_sn", "vae_gan"}
+    assert set(binary) == {"real train, coin-flipped (floor)", "vae", "beta_vae", "dcgan", "dcgan_sn", "vae_gan"}
+    assert all(binary[name]["FID"] > binary["real train, coin-flipped (floor)"]["FID"] for name in ("vae", "dcgan"))
+    conditional = report["conditional"]
+    assert set(conditional["label_accuracy"]) == {"cvae", "cgan"} and conditional["protocol"]["n"] == 300
+    assert all(0.1 < value <= 1 for value in conditional["label_accuracy"].values())  # better than chance
+    assert set(conditional["per_class_fid"]["cgan"]) == {str(d) for d in range(10)}
     for name in ("vae", "beta_vae"):
         assert rows[name]["nll"] <= rows[name]["neg_elbo"] + 1.0  # the IWAE bound is tighter than the ELBO
     assert all(rows[name]["FID"] > rows["real train (floor)"]["FID"] for name in ("vae", "dcgan"))

@@ -47,6 +47,16 @@ def _missing(reason):
     pytest.skip(f"{reason}. {HOW_TO_INSTALL}")
 
 
+def _require_browser():
+    """Skip (or, with TUTORIAL_REQUIRE_BROWSER=1, fail) unless chromium and playwright are both there."""
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} was not found")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("the Python package playwright is not installed (it is in requirements.txt: run `make test`)")
+
+
 def _free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -290,12 +300,7 @@ def explore_in_browser(notebook, screenshots, scratch):
 
 
 def test_latent_explorer_in_a_real_browser(tmp_path):
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} was not found")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing("the Python package playwright is not installed (it is in requirements.txt: run `make test`)")
+    _require_browser()
     if not NOTEBOOK.exists():
         pytest.skip(f"{NOTEBOOK.relative_to(ROOT)} does not exist yet")
     paths = explore_in_browser(NOTEBOOK, SCREENSHOTS, tmp_path)
@@ -388,12 +393,7 @@ def play_in_browser(notebook, screenshots, scratch):
 
 
 def test_gan_playground_in_a_real_browser(tmp_path):
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} was not found")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing("the Python package playwright is not installed (it is in requirements.txt: run `make test`)")
+    _require_browser()
     paths = play_in_browser(GAN_NOTEBOOK, SCREENSHOTS, tmp_path)
     for path in paths:
         assert path.stat().st_size > 1000

@@ -2,10 +2,12 @@
 (independently of tutorial_lib.divergences), fails on the typical mistakes (each named), and never shows code."""
 import math
 
+import numpy as np
 import pytest
+import scipy.optimize
 import torch
 
-from tutorial_lib.checks import check_kl_conjugate, check_kl_on_grid, check_wasserstein_1d
+from tutorial_lib.checks import check_forward_kl_fit, check_kl_conjugate, check_wasserstein_1d
 
 
 @pytest.fixture(autouse=True)
@@ -13,34 +15,48 @@ def lenient(monkeypatch):
     monkeypatch.delenv("TUTORIAL_CHECKS_STRICT", raising=False)
 
 
-# ---- KL on a grid ----
+# ---- the forward-KL fit (moment matching) ----
 
-def kl_masked(p, q, dx):
-    keep = p > 0
-    return (p[keep] * torch.log(p[keep] / q[keep])).sum() * dx
-
-
-def test_kl_on_grid_accepts_correct_versions(capsys):
-    assert check_kl_on_grid(kl_masked) is True
-    assert check_kl_on_grid(lambda p, q, dx: (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx) is True
-    assert "✅ kl_on_grid" in capsys.readouterr().out
+def moments(p, x, dx):
+    mean = (p * x).sum() * dx
+    return mean, torch.sqrt((p * (x - mean) ** 2).sum() * dx)
 
 
-KL_MISTAKES = {
-    "arguments swapped (reverse KL)": lambda p, q, dx: kl_masked(q, p, dx),
-    "0 log 0 not handled (nan where p = 0)": lambda p, q, dx: (p * torch.log(p / q)).sum() * dx,
-    "missing the grid spacing dx": lambda p, q, dx: kl_masked(p, q, 1.0),
-    "log base 2 (bits, not nats)": lambda p, q, dx: kl_masked(p, q, dx) / math.log(2),
-    "log ratio not weighted by p": lambda p, q, dx: torch.log(p[p > 0] / q[p > 0]).sum() * dx,
-    "q log(q / p) weighted by p": lambda p, q, dx: (p * torch.log(q.clamp_min(1e-300) / p.clamp_min(1e-300))).sum() * dx,
+def fit_by_search(p, x, dx):
+    """Minimize the cross-entropy -E_p[log N(x; m, s^2)] numerically with SciPy: no closed form used."""
+    pn, xn = p.numpy(), x.numpy()
+
+    def cross_entropy(params):
+        m, log_s = params
+        return float((pn * (log_s + 0.5 * ((xn - m) / np.exp(log_s)) ** 2)).sum() * dx)
+
+    best = scipy.optimize.minimize(cross_entropy, [0.0, 0.0], method="Nelder-Mead",
+                                   options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+    return float(best.x[0]), float(np.exp(best.x[1]))
+
+
+def test_forward_kl_fit_accepts_correct_versions(capsys):
+    assert check_forward_kl_fit(moments) is True
+    assert check_forward_kl_fit(fit_by_search) is True
+    assert "✅ forward_kl_fit" in capsys.readouterr().out
+
+
+FIT_MISTAKES = {
+    "variance instead of standard deviation": lambda p, x, dx: (moments(p, x, dx)[0], moments(p, x, dx)[1] ** 2),
+    "missing the grid spacing dx": lambda p, x, dx: moments(p, x, 1.0),
+    "second moment not centred (sqrt E[x^2])": lambda p, x, dx: (moments(p, x, dx)[0],
+                                                                  torch.sqrt((p * x ** 2).sum() * dx)),
+    "the peak (mode) instead of the mean": lambda p, x, dx: (x[p.argmax()], moments(p, x, dx)[1]),
+    "unweighted grid statistics": lambda p, x, dx: (x.mean(), x.std()),
+    "reverse KL's answer (the heavier mode)": lambda p, x, dx: (x[p.argmax()], torch.tensor(0.5)),
 }
 
 
-@pytest.mark.parametrize("mistake", KL_MISTAKES, ids=list(KL_MISTAKES))
-def test_kl_on_grid_rejects_typical_mistakes(mistake, capsys):
-    assert check_kl_on_grid(KL_MISTAKES[mistake]) is False
+@pytest.mark.parametrize("mistake", FIT_MISTAKES, ids=list(FIT_MISTAKES))
+def test_forward_kl_fit_rejects_typical_mistakes(mistake, capsys):
+    assert check_forward_kl_fit(FIT_MISTAKES[mistake]) is False
     out = capsys.readouterr().out
-    assert "❌ kl_on_grid" in out and "Hint" in out
+    assert "❌ forward_kl_fit" in out and "Hint" in out
 
 
 # ---- W1 from two samples ----
@@ -98,11 +114,11 @@ def test_kl_conjugate_rejects_typical_mistakes(mistake, capsys):
 
 
 def test_a_failure_shows_no_code_and_the_stub_waits(capsys):
-    def stub(p, q, dx):
+    def stub(p, x, dx):
         raise NotImplementedError
 
-    assert check_kl_on_grid(stub) is False
+    assert check_forward_kl_fit(stub) is False
     assert "⏳" in capsys.readouterr().out
-    check_kl_on_grid(KL_MISTAKES["missing the grid spacing dx"])
+    check_forward_kl_fit(FIT_MISTAKES["missing the grid spacing dx"])
     out = capsys.readouterr().out
-    assert "xlogy(p" not in out and "sort().values" not in out
+    assert "(p * x).sum()" not in out and "sort().values" not in out

@@ -195,7 +195,8 @@ def test_shipped_conditional_models_load_and_sample(name):
     if not (ASSETS / f"{name}.pt").is_file():
         pytest.fail(f"{name}.pt is not shipped: run scripts/train_conditional.py --only {name}")
     model, info = load_pretrained(name)
-    assert info["steps"] == cd.CONDITIONAL_RECIPES[name]["steps"] and info["wall_time"] > 0
+    recipe = cd.CONDITIONAL_RECIPES[name]
+    assert info["steps"] == recipe["steps"] and info["config"] == recipe["config"] and info["wall_time"] > 0
     assert (ASSETS / f"{name}.pt").stat().st_size < 2_000_000
     labels = torch.arange(10)
     images = generate(model, 10, labels=labels if getattr(model, "conditional", False) else None)

@@ -59,6 +59,17 @@ def test_forward_kl_fit_matches_the_moments_and_reverse_kl_picks_a_mode():
         dv.divergence_to_gaussian(p, x, 0, 1, "kl")
 
 
+def test_grid_moments_are_the_forward_kl_fit():
+    x = torch.linspace(-10, 10, 2001, dtype=torch.float64)
+    dx = float(x[1] - x[0])
+    p = dv.mixture_density(x, (-2.0, 2.0), (0.5, 0.5), (0.6, 0.4))
+    mean, std = dv.grid_moments(p, x, dx)
+    assert (mean, std) == pytest.approx(dv.fit_gaussian(p, x, "forward_kl"), abs=1e-3)   # the optimizer's fit
+    assert (mean, std) == pytest.approx((-0.4, math.sqrt(4.25 - 0.16)), abs=1e-9)       # the mixture's moments
+    uniform = ((x >= 0) & (x < 2)).double() / 2
+    assert dv.grid_moments(uniform, x, dx) == pytest.approx((1.0, 2 / math.sqrt(12)), abs=2e-2)
+
+
 def _conjugate_by_brute_force(f, t, lo, hi, n=400_001):
     u = torch.linspace(lo, hi, n, dtype=torch.float64)
     return float((t * u - f(u)).max())

@@ -55,7 +55,7 @@ def test_recipe_trains_under_its_budget_and_ships_round_trip(name, mnist_availab
     model, info = pretrained.train_recipe(name, budget_s=1.5, limit=512)
     assert info["steps"] > 0 and 1.5 <= info["wall_time"] < 15 and info["budget_s"] == 1.5
     assert info["kind"] == pretrained.RECIPES[name]["kind"] and not model.training
-    assert info["recipe"]["binarize"] == "dynamic" and info["budget"] == pretrained.RECIPES[name]["budget"]
+    assert info["recipe"]["binarize"] == pretrained.DATA["binarize"] and info["budget"] == pretrained.RECIPES[name]["budget"]
     target = tmp_path / f"{name}.pt"
     monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
     monkeypatch.setattr(pretrained, "pretrained_path", lambda _: target)
@@ -88,12 +88,36 @@ def test_the_budget_is_counted_in_steps_and_scaled(mnist_available):
 
 
 def test_every_model_trains_on_the_same_data_and_every_kind_has_a_builder_and_trainer():
-    assert {recipe["binarize"] for recipe in pretrained.RECIPES.values()} == {"dynamic"}
+    assert {recipe["binarize"] for recipe in pretrained.RECIPES.values()} == {pretrained.DATA["binarize"]}
     assert set(pretrained.RECIPES) == set(pretrained.PRETRAINED)
     for recipe in pretrained.RECIPES.values():
         assert recipe["kind"] in pretrained.BUILDERS and recipe["kind"] in pretrained.TRAINERS
     with pytest.raises(ValueError, match="expected one of"):
         pretrained.build("flow", {})
+
+
+@pytest.mark.parametrize("name", sorted(pretrained.PRETRAINED))
+def test_every_shipped_model_was_trained_by_its_current_recipe(name):
+    """A recipe changed without `make pretrained` leaves a stale asset: its record no longer matches."""
+    _, info = pretrained.load_pretrained(name)
+    recipe = pretrained.RECIPES[name]
+    assert info["budget"] == recipe["budget"] and info["recipe"]["binarize"] == recipe["binarize"]
+    unit, count = next(iter(recipe["budget"].items()))
+    assert info[unit] == count and 0 < info["wall_time"] < 600, "trained within the budget's 10 minutes"
+
+
+def test_the_bernoulli_loss_on_grey_digits_is_the_expected_loss_on_coin_flipped_ones():
+    """Why a VAE trained on grey digits still models binary ones: the Bernoulli log-likelihood is linear in x, so
+    log p(grey | logits) = E[log p(x_b | logits)] over x_b ~ Bernoulli(grey), checked here by Monte Carlo."""
+    from tutorial_lib.vae import bernoulli_log_likelihood
+
+    g = torch.Generator().manual_seed(0)
+    grey = torch.rand(1, 1, 28, 28, generator=g, dtype=torch.float64)
+    logits = torch.randn(1, 1, 28, 28, generator=g, dtype=torch.float64)
+    draws = torch.bernoulli(grey.expand(20_000, 1, 28, 28), generator=g)
+    monte_carlo = bernoulli_log_likelihood(logits.expand_as(draws), draws)
+    exact = float(bernoulli_log_likelihood(logits, grey))
+    assert abs(float(monte_carlo.mean()) - exact) < 4 * float(monte_carlo.std()) / 20_000 ** 0.5
 
 
 def test_recalibrated_batch_norm_matches_the_statistics_of_its_own_samples():

@@ -2,8 +2,7 @@
 
     python -m tutorial_lib.bench vae        # benchmarks/vae.py: examples-comparable VAE vs the course's best
     python -m tutorial_lib.bench gan2d      # benchmarks/gan2d.py: notebook 05's table at full length
-    python -m tutorial_lib.bench compare    # benchmarks/compare.py: notebook 06's table and sample grids
-    python -m tutorial_lib.bench conditional  # benchmarks/conditional.py: notebook 08's label accuracy and hybrids
+    python -m tutorial_lib.bench compare    # benchmarks/compare.py: notebooks 06 and 08: the tables, sample grids
     python -m tutorial_lib.bench gan2d --quick    # options go to the script (--help lists them)
 
 Each writes its JSON (and figures) to ``benchmarks/results/`` with the hardware it ran on.
@@ -14,7 +13,7 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHMARKS = {"vae": "vae.py", "gan2d": "gan2d.py", "compare": "compare.py", "conditional": "conditional.py"}
+BENCHMARKS = {"vae": "vae.py", "gan2d": "gan2d.py", "compare": "compare.py"}
 FOLDER = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -35,6 +34,19 @@ def load_average():
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:
         return None
+
+
+def write_json(path, value, indent=2):
+    """Write `value` as JSON to `path` atomically (a temporary file beside it, then a rename), creating the
+    folder: a crash never leaves half a results file. Returns the Path."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=indent) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def script_path(name):

@@ -64,6 +64,14 @@ def fit_gaussian(p, x, divergence, start=(0.0, 1.0)):
     return float(result.x[0]), float(math.exp(result.x[1]))
 
 
+def grid_moments(p, x, dx):
+    """The mean and standard deviation of the density p tabulated on the grid x (spacing dx), as floats: the
+    Gaussian closest to p in forward KL(p || N(m, s^2)) (moment matching; `fit_gaussian`'s "forward_kl" optimum)."""
+    p, x = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
+    mean = float((p * x).sum() * dx)
+    return mean, float(torch.sqrt((p * (x - mean) ** 2).sum() * dx))
+
+
 # ---- f-divergences and their variational bound (Nowozin et al. 2016) ----
 
 @dataclass(frozen=True)

@@ -147,13 +147,15 @@ class _Sampler(nn.Module):
 
     def sample(self, n, generator=None):
         """`n` samples G(z), z ~ N(0, I), without gradients and in eval mode (the mode is restored after)."""
-        device = next(self.parameters()).device
-        z = _latent(n, self.latent_dim, device, generator)
+        return self._eval_forward(_latent(n, self.latent_dim, next(self.parameters()).device, generator))
+
+    def _eval_forward(self, *inputs):
+        """self(*inputs) without gradients and in eval mode, the training mode restored after."""
         was_training = self.training
         self.eval()
         try:
             with torch.no_grad():
-                return self(z)
+                return self(*inputs)
         finally:
             self.train(was_training)
 

@@ -5,7 +5,7 @@ import torch
 
 from ._core import Case, checker, run_check
 
-__all__ = ["check_kl_on_grid", "check_wasserstein_1d", "check_kl_conjugate"]
+__all__ = ["check_forward_kl_fit", "check_wasserstein_1d", "check_kl_conjugate"]
 
 
 def _normal(x, mean, std):
@@ -13,29 +13,31 @@ def _normal(x, mean, std):
 
 
 @checker
-def check_kl_on_grid(fn):
-    """Check ``fn(p, q, dx) -> KL(p || q)`` for densities tabulated on a grid of spacing dx (a 0-dim tensor)."""
-    x = torch.linspace(-12, 12, 6001, dtype=torch.float64)
+def check_forward_kl_fit(fn):
+    """Check ``fn(p, x, dx) -> (m, s)``: the Gaussian N(m, s^2) minimizing forward KL(p || N(m, s^2)) for a density
+    p tabulated on the grid x of spacing dx, i.e. p's mean and standard deviation (moment matching)."""
+    x = torch.linspace(-12, 12, 4001, dtype=torch.float64)
     dx = float(x[1] - x[0])
-    p, q = _normal(x, 0.0, 1.0), _normal(x, 1.0, 2.0)
-    closed = math.log(2.0) + (1.0 + 1.0) / (2 * 4.0) - 0.5          # KL(N(0,1) || N(1,4)) = log 2 + 2/8 - 1/2
-    reverse = math.log(0.5) + (4.0 + 1.0) / 2 - 0.5                 # KL(N(1,4) || N(0,1))
-    box = ((x >= 0) & (x < 1)).double()                               # U[0, 1]: zero density outside [0, 1]
-    wide = ((x >= -1) & (x < 3)).double() / 4                         # U[-1, 3]
-    cases = [Case("p = q (the KL is 0)", (p, p.clone(), dx), expected=0.0, atol=1e-9),
-             Case("N(0, 1) against N(1, 2^2) (closed form; are the arguments in the right order?)", (p, q, dx),
-                  expected=closed, atol=1e-6),
-             Case("N(1, 2^2) against N(0, 1): the reverse direction, a different value", (q, p, dx),
-                  expected=reverse, atol=1e-5),
-             Case("U[0, 1] against U[-1, 3]: p is 0 on most of the grid (0 log 0 = 0, not nan)", (box, wide, dx),
-                  expected=math.log(4.0), atol=1e-2),
-             Case("a coarse grid with spacing dx = 2 (is the sum multiplied by dx?)",
-                  (torch.tensor([0.1, 0.3, 0.1], dtype=torch.float64), torch.tensor([0.2, 0.2, 0.1], dtype=torch.float64), 2.0),
-                  expected=2.0 * (0.1 * math.log(0.5) + 0.3 * math.log(1.5)), atol=1e-9)]
-    return run_check("kl_on_grid", fn, cases,
-                     hint="KL(p || q) sums p * log(p / q) over the grid points (natural log, in nats) and multiplies by "
-                          "the spacing dx; p is the first argument (the density the expectation is taken under), and "
-                          "points where p is 0 contribute 0 (torch.xlogy handles that).")
+    mixture = 0.6 * _normal(x, -2.0, 0.5) + 0.4 * _normal(x, 2.0, 0.5)
+    mix_mean = 0.6 * -2.0 + 0.4 * 2.0
+    mix_std = math.sqrt(0.6 * (0.25 + 4.0) + 0.4 * (0.25 + 4.0) - mix_mean ** 2)
+    box = ((x >= 0) & (x < 1)).double()                              # U[0, 1]: mean 1/2, std 1/sqrt(12)
+    coarse = torch.tensor([0.0, 0.5, 1.0, 1.5], dtype=torch.float64)  # spacing 0.5, p sums to 1 / dx
+    weights = torch.tensor([0.2, 0.4, 0.8, 0.6], dtype=torch.float64)
+    c_mean = float((weights * coarse).sum() * 0.5)
+    c_std = math.sqrt(float((weights * (coarse - c_mean) ** 2).sum() * 0.5))
+    cases = [Case("p = N(1.5, 0.7^2): the best Gaussian is p itself", (_normal(x, 1.5, 0.7), x, dx),
+                  expected=(1.5, 0.7), atol=1e-6),
+             Case("the two-mode mixture 0.6 N(-2, 0.5^2) + 0.4 N(2, 0.5^2): mean and spread of the whole mixture",
+                  (mixture, x, dx), expected=(mix_mean, mix_std), atol=1e-6),
+             Case("U[0, 1] (the mean, not the peak; a standard deviation, not a variance)", (box, x, dx),
+                  expected=(0.5, 1 / math.sqrt(12)), atol=5e-3),
+             Case("four grid points with spacing dx = 0.5 (is every sum multiplied by dx?)", (weights, coarse, 0.5),
+                  expected=(c_mean, c_std), atol=1e-9)]
+    return run_check("forward_kl_fit", fn, cases,
+                     hint="KL(p || q) = -H(p) - E_p[log q], and -E_p[log N(x; m, s^2)] = log s + E_p[(x - m)^2] / (2 s^2) "
+                          "+ const: set its derivatives in m and s to zero. Expectations under p on the grid are sums of "
+                          "p * (something) * dx; return the standard deviation (the square root of the spread around m).")
 
 
 @checker
