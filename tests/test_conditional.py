@@ -156,6 +156,16 @@ def test_label_accuracy_and_per_class_fid_against_the_classifier_by_hand():
     assert fids[d] == pytest.approx(fid(test.images[:150][test.labels[:150] == d], test.images[150:][test.labels[150:] == d]))
 
 
+def test_label_accuracy_from_probabilities_on_a_known_answer_and_its_checker():
+    from tutorial_lib.checks import check_label_accuracy
+
+    probs = torch.tensor([[0.1, 0.9] + [0.0] * 8, [0.6, 0.4] + [0.0] * 8, [0.0] * 9 + [1.0], [0.5, 0.0] + [0.05] * 8])
+    assert cd.label_accuracy_from_probabilities(probs, torch.tensor([1, 1, 9, 0])) == 0.75
+    with pytest.raises(ValueError, match="one label per image"):
+        cd.label_accuracy_from_probabilities(probs, torch.tensor([1, 1]))
+    assert check_label_accuracy(cd.label_accuracy_from_probabilities) is True
+
+
 def test_vae_gan_step_trains_and_features_have_the_documented_shape():
     from tutorial_lib.data import load_mnist
 

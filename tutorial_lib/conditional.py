@@ -327,8 +327,13 @@ def label_accuracy(images, labels, batch_size=500):
     from .metrics import class_probabilities
 
     labels = check_labels(labels, len(images) if torch.is_tensor(images) else None)
-    predicted = class_probabilities(images, batch_size).argmax(dim=1)
-    return float((predicted == labels).double().mean())
+    return label_accuracy_from_probabilities(class_probabilities(images, batch_size), labels)
+
+
+def label_accuracy_from_probabilities(probs, labels):
+    """The share of rows of `probs` (N x 10 class probabilities) whose most probable class is `labels` (N,): a float."""
+    labels = check_labels(labels, len(probs))
+    return float((probs.argmax(dim=1) == labels.to(probs.device)).double().mean())
 
 
 def per_class_fid(real, real_labels, fake, fake_labels):
