@@ -8,7 +8,8 @@ one coin flip per pixel of every model's images (for a VAE, its samples proper) 
 N = 10,000 samples per side, the real-train floor at the same N and the real digits' Inception Score as the ceiling.
 Notebook 08's models join the same protocol: the VAE-GAN (a hybrid, trained for about the same seconds as the four)
 gets a row in both tables, and the conditional models (CVAE, conditional GAN) their label accuracy (the classifier's
-verdict on N requested digits, N/10 per digit) and per-class FID (against the real test digits of that class).
+verdict on N requested digits, N/10 per digit), per-class FID (against the real test digits of that class) and the
+main table's measures of those samples (the Inception Score of a model told which digit to draw).
 Writes benchmarks/results/compare.json and compare.png (sample grids).
 
     .venv/bin/python benchmarks/compare.py                 # the shipped models (tutorial_lib/assets)
@@ -111,7 +112,7 @@ def main():
         print(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
                                       if not isinstance(v, list)), flush=True)
 
-    conditional = {"label_accuracy": {}, "per_class_fid": {}, "mean_per_class_fid": {}}
+    conditional = {"label_accuracy": {}, "per_class_fid": {}, "mean_per_class_fid": {}, "rows": {}}
     requested = torch.arange(10).repeat_interleave(args.n // 10)
     per_digit = args.n // 10
     real_by_digit = torch.cat([test.images[test.labels == d][:per_digit] for d in range(10)])
@@ -124,8 +125,12 @@ def main():
         per_class = per_class_fid(real_by_digit, real_by_digit_labels, images, requested)
         conditional["per_class_fid"][name] = {str(d): v for d, v in per_class.items()}
         conditional["mean_per_class_fid"][name] = sum(per_class.values()) / len(per_class)
+        # The main table's measures on the same samples (every digit requested equally often): what the same networks
+        # reach when they are told which digit to draw. Not a row of the main table: the others get no label.
+        conditional["rows"][name] = extended_row(real_test, images, feats_test, labels_test, kid_args)
         print(f"{name}: label accuracy {conditional['label_accuracy'][name]:.4f}, mean per-class FID "
-              f"{conditional['mean_per_class_fid'][name]:.2f}", flush=True)
+              f"{conditional['mean_per_class_fid'][name]:.2f}, IS {conditional['rows'][name]['IS']:.3f}, confident "
+              f"{conditional['rows'][name]['confident']:.3f}", flush=True)
 
     fig, axes = plt.subplots(1, 1 + len(samples), figsize=(3.4 * (1 + len(samples)), 3.8))
     show_images(real_test[:36], nrow=6, ax=axes[0], title="real (test)")
@@ -163,7 +168,9 @@ def main():
         "conditional": dict(conditional, protocol={
             "n": len(requested), "per_digit": per_digit,
             "label_accuracy": "share of samples whose classifier argmax is the requested digit",
-            "per_class_fid": "FID of the samples requested as d against the real test digits of class d"}),
+            "per_class_fid": "FID of the samples requested as d against the real test digits of class d",
+            "rows": "the main table's measures of the same N samples (N/10 requested per digit) against all real test "
+                    "digits"}),
     }
     out = write_json(args.out, result)
     print(table_markdown({name: {k: v for k, v in row.items() if not isinstance(v, list)} for name, row in rows.items()}))

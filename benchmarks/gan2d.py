@@ -179,7 +179,9 @@ def main():
         "literature": LITERATURE,
         "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
                      "python": platform.python_version(), "threads_per_run": 1, "parallel_runs": args.workers,
-                     "device": "cpu", "shared": "measured while other jobs ran on the same CPU"},
+                     "device": "cpu",
+                     "load": f"1-minute load average {load_start[0]:.1f} at the start on {os.cpu_count()} cores "
+                             f"({'other jobs shared the CPU' if load_start[0] > os.cpu_count() + 0.5 else 'quiet'})"},
     }
     runs = []
 

@@ -10,26 +10,21 @@ The training code is the library's (`tutorial_lib.pretrained.train_recipe` -> `t
 same that notebook 06 runs when a learner retrains. The budget is counted in steps, so a busy machine trains the
 same model, only more slowly; the measured seconds, the threads and the load average are stored with each model.
 --trace-every N (GANs): every N generator steps, record the averaged generator's Inception Score and the share of
-confidently classified samples (2,000 samples; not counted as training time) in the model's ``trace``, and
-with --snapshots DIR also save the model at each of those points as DIR/<name>-<step>.pt: with the GANs' constant
-learning rate, training stops nowhere else differently, so a snapshot at step k is the model of a k-step budget.
+confidently classified samples (2,000 samples; not counted as training time) in the model's ``trace``.
 """
 import argparse
 import copy
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
 import torch
 
 from tutorial_lib.bench import cpu_name
-from tutorial_lib.metrics import class_probabilities, inception_score_from_probabilities
-from tutorial_lib.pretrained import (PRETRAINED, RECIPES, _plain, pretrained_path, recalibrate_batch_norm,
-                                     save_pretrained, train_recipe)
+from tutorial_lib.metrics import class_probabilities, confident_share, inception_score_from_probabilities
+from tutorial_lib.pretrained import (PRETRAINED, RECIPES, pretrained_path, recalibrate_batch_norm, save_pretrained,
+                                     train_recipe)
 from tutorial_lib.runtime import get_device
-from tutorial_lib.train import History
 
 
 def quality(generator, n=2_000):
@@ -37,32 +32,7 @@ def quality(generator, n=2_000):
     batch-norm statistics are re-estimated, as the shipped model's are."""
     model = recalibrate_batch_norm(copy.deepcopy(generator).cpu())
     probs = class_probabilities(model.sample(n, generator=torch.Generator().manual_seed(1)))
-    return inception_score_from_probabilities(probs), float((probs.max(dim=1).values >= 0.9).double().mean())
-
-
-def _running_history():
-    """The `History` of the `train_gan` call this callback runs inside (found on the call stack), and the training
-    seconds so far (its Stopwatch adds the running interval only at the end)."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        if isinstance(frame.f_locals.get("history"), History) and "watch" in frame.f_locals:
-            history = frame.f_locals["history"]
-            return history, history.wall_time + time.perf_counter() - frame.f_locals["watch"].start
-        frame = frame.f_back
-    raise RuntimeError("snapshot: no train_gan History on the call stack")
-
-
-def snapshot(name, step, averaged, trace, hardware, history, seconds):
-    """Save the averaged generator at `step` (batch norm re-estimated) with a training record, as train_recipe would."""
-    model = recalibrate_batch_norm(copy.deepcopy(averaged).cpu())
-    info = {"kind": RECIPES[name]["kind"], "config": dict(RECIPES[name]["config"]), "wall_time": seconds,
-            "steps": step, "epochs": history.epochs, "budget": {"steps": step}, "budget_s": None, "seed": 0,
-            "recipe": _plain(dict(RECIPES[name], budget={"steps": step})), "ema": RECIPES[name]["ema"],
-            "history": {k: list(v) for k, v in history.losses.items()}, "trace": [list(t) for t in trace],
-            "hardware": hardware, "torch": str(torch.__version__), "load_average": [round(os.getloadavg()[0], 2)]}
-    folder = Path(snapshot.folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_pretrained(name, model, info, path=folder / f"{name}-{step}.pt")
+    return inception_score_from_probabilities(probs), confident_share(probs, 0.9)
 
 
 def main():
@@ -72,11 +42,9 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu (the reference), cuda or mps")
     parser.add_argument("--trace-every", type=int, default=0, help="GANs: log sample quality every N steps")
-    parser.add_argument("--snapshots", help="GANs: with --trace-every, also save the model there at each trace point")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    snapshot.folder = args.snapshots
     hardware = f"{cpu_name()} ({platform.machine()}), {os.cpu_count()} cores, {args.threads} threads, device {args.device}"
     for name in args.only or list(PRETRAINED):
         print(f"== {name}: {PRETRAINED[name]}, budget {RECIPES[name]['budget']} ({hardware})", flush=True)
@@ -85,13 +53,10 @@ def main():
 
         def log_quality(step, generator, averaged):
             if args.trace_every and step % args.trace_every == 0:
-                history, seconds = _running_history()  # before the (untimed) evaluation below
                 score, confident = quality(averaged)
                 trace.append([step, round(score, 4), round(confident, 4)])
                 print(f"   step {step}: averaged generator IS {score:.3f}, confident {confident:.3f} "
                       f"({time.perf_counter() - started:.0f} s)", flush=True)
-                if args.snapshots:
-                    snapshot(name, step, averaged, trace, hardware, history, seconds)
 
         model, info = train_recipe(name, device=get_device(args.device), seed=args.seed, callback=log_quality)
         info["hardware"], info["torch"] = hardware, str(torch.__version__)

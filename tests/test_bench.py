@@ -95,6 +95,12 @@ def test_compare_quick_run_writes_its_table_and_figure(tmp_path, mnist_available
     assert set(conditional["label_accuracy"]) == {"cvae", "cgan"} and conditional["protocol"]["n"] == 300
     assert all(0.1 < value <= 1 for value in conditional["label_accuracy"].values())  # better than chance
     assert set(conditional["per_class_fid"]["cgan"]) == {str(d) for d in range(10)}
+    for name, row in conditional["rows"].items():  # the main table's measures, the same classifier verdicts
+        assert 1 <= row["IS"] <= 10 and 0 <= row["confident"] <= 1
+        assert sum(row["class_shares"]) == pytest.approx(1, abs=1e-3)
+        # each digit was requested N/10 times, so the classifier's label histogram is near uniform for a model that
+        # obeys as well as its label accuracy says
+        assert max(row["class_shares"]) <= 0.1 + (1 - conditional["label_accuracy"][name]) + 1e-9, name
     for name in ("vae", "beta_vae"):
         assert rows[name]["nll"] <= rows[name]["neg_elbo"] + 1.0  # the IWAE bound is tighter than the ELBO
     assert all(rows[name]["FID"] > rows["real train (floor)"]["FID"] for name in ("vae", "dcgan"))

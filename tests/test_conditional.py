@@ -140,6 +140,35 @@ def test_train_collapse_runs_with_annealing_and_free_bits():
     assert samples.shape == (2, 1, 28, 28) and set(samples.unique().tolist()) <= {0.0, 1.0}
 
 
+def test_train_collapse_uses_the_given_free_bits_function():
+    images = torch.bernoulli(torch.full((64, 1, 28, 28), 0.2), generator=torch.Generator().manual_seed(0))
+    calls = []
+
+    def recorded(mu, logvar, free_bits):
+        calls.append(free_bits)
+        return cd.free_bits_kl(mu, logvar, free_bits)
+
+    runs = []
+    for fn in (None, recorded):
+        torch.manual_seed(0)
+        model = cd.CollapseVAE(latent_dim=2, hidden=8)
+        runs.append(cd.train_collapse(model, images, epochs=1, free_bits=0.25, batch_size=32, free_bits_fn=fn))
+    assert calls == [0.25, 0.25]  # once per step, with the run's free bits
+    assert runs[0]["loss"] == runs[1]["loss"]  # the default is the library's free_bits_kl
+    torch.manual_seed(0)
+    x = images[:8]
+    model = cd.CollapseVAE(latent_dim=2, hidden=8)
+    model.eval()
+    with torch.no_grad():
+        objectives = []
+        doubled_fn = lambda mu, logvar, fb: 2 * cd.free_bits_kl(mu, logvar, fb)  # noqa: E731
+        for options in ({"free_bits": 0.25}, {"beta": 0.0}, {"free_bits": 0.25, "free_bits_fn": doubled_fn}):
+            torch.manual_seed(1)  # the same reparameterization noise for all three
+            objectives.append(cd.collapse_elbo(model, x, **options)[0])
+    plain, reconstruction, doubled = objectives
+    torch.testing.assert_close(doubled - reconstruction, 2 * (plain - reconstruction))
+
+
 def test_label_accuracy_and_per_class_fid_against_the_classifier_by_hand():
     from tutorial_lib.data import load_mnist
     from tutorial_lib.metrics import fid, mnist_classifier

@@ -284,20 +284,22 @@ def collapse_iwae_bound(model, x, k):
     return torch.logsumexp(log_px_z + log_pz - log_qz, dim=0) - math.log(k)
 
 
-def collapse_elbo(model, x, beta=1.0, free_bits=None):
+def collapse_elbo(model, x, beta=1.0, free_bits=None, free_bits_fn=None):
     """(objective to minimize, mean -ELBO, mean KL) of a `CollapseVAE` on a batch: the reconstruction plus beta times
-    the KL, or the free-bits KL when `free_bits` is given (nats per dimension)."""
+    the KL, or the free-bits KL when `free_bits` is given (nats per dimension), computed by `free_bits_fn(mu, logvar,
+    free_bits)` (default: `free_bits_kl`; notebook 08 passes the learner's)."""
     logits, mu, logvar = model(x)
     reconstruction = -bernoulli_log_likelihood(logits, x).mean()
     kl = gaussian_kl(mu, logvar).mean()
-    penalty = kl if free_bits is None else free_bits_kl(mu, logvar, free_bits)
+    penalty = kl if free_bits is None else (free_bits_fn or free_bits_kl)(mu, logvar, free_bits)
     return reconstruction + beta * penalty, reconstruction + kl, kl
 
 
 def train_collapse(model, images, epochs, beta=1.0, warmup_steps=0, free_bits=None, lr=1e-3, batch_size=128,
-                   seed=0):
+                   seed=0, free_bits_fn=None):
     """Train a `CollapseVAE` on binary images (N x 1 x 28 x 28) with Adam; the KL weight follows `kl_weight` (KL
-    annealing when warmup_steps > 0) and free bits apply when `free_bits` is set. Returns a dict of per-step lists
+    annealing when warmup_steps > 0) and free bits apply when `free_bits` is set (computed by `free_bits_fn`, as in
+    `collapse_elbo`). Returns a dict of per-step lists
     ``loss`` (-ELBO) and ``kl``, and ``steps``, ``seconds``."""
     _check_pixels(images)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -307,7 +309,7 @@ def train_collapse(model, images, epochs, beta=1.0, warmup_steps=0, free_bits=No
     for _ in range(epochs):
         for index in torch.randperm(len(images), generator=g).split(batch_size):
             objective, negative_elbo, kl = collapse_elbo(model, images[index], kl_weight(step, warmup_steps, beta),
-                                                         free_bits)
+                                                         free_bits, free_bits_fn)
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
             optimizer.step()

@@ -85,7 +85,7 @@ PUBLISHED = {
 RECIPES = {"common": list(METHODS), "published": list(PUBLISHED)}
 
 #: Training time per run of the benchmark's tables (CPU seconds of one thread; see `time_per_step`).
-BUDGET_SECONDS = 10
+BUDGET_SECONDS = 45
 
 #: Generator steps per run in benchmarks/gan2d.py (notebook 05 picks its own, shorter, with `by_mode`).
 BENCHMARK_STEPS = 20_000
