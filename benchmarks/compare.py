@@ -62,7 +62,7 @@ def extended_row(real, fake, real_feats, real_labels, kid_args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10_000, help="samples per side for FID/KID/precision/recall/IS")
-    parser.add_argument("--n-nll", type=int, default=2_000, help="test digits for the IWAE NLL")
+    parser.add_argument("--n-nll", type=int, default=10_000, help="test digits for the IWAE NLL (default: all of them)")
     parser.add_argument("--k", type=int, default=1_000, help="importance samples of the IWAE bound")
     parser.add_argument("--train", action="store_true", help="retrain the four models instead of loading them")
     parser.add_argument("--threads", type=int, default=2)
