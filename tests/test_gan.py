@@ -299,7 +299,7 @@ def test_dcgan_generator_rebuilds_from_its_config():
     g(torch.randn(32, 16))  # move the batch-norm running statistics away from their start
     rebuilt = DCGANGenerator(**g.config)
     rebuilt.load_state_dict(g.state_dict())
-    assert g.config == {"latent_dim": 16, "width": 8} and rebuilt.latent_dim == 16
+    assert g.config == {"latent_dim": 16, "width": 8, "image_channels": 1} and rebuilt.latent_dim == 16
     z = torch.Generator().manual_seed(0)
     assert torch.equal(g.sample(4, generator=z), rebuilt.sample(4, generator=torch.Generator().manual_seed(0)))
 

@@ -133,3 +133,28 @@ def test_recalibrated_batch_norm_matches_the_statistics_of_its_own_samples():
         pre = generator.project[0](z)  # the linear layer's output feeds the first batch norm
     assert torch.allclose(generator.project[1].running_mean, pre.mean(dim=0), atol=1e-5)
     assert not generator.training
+
+
+def test_yours_round_trip_and_refusals(tmp_path, monkeypatch):
+    from tutorial_lib import pretrained
+    from tutorial_lib.gan import DCGANGenerator
+    from tutorial_lib.vae import VAE
+
+    with pytest.raises(ValueError, match="Unknown model"):
+        pretrained.yours_path("vae_gan")
+    assert pretrained.yours_path("dcgan").name == "yours-dcgan-fast.pt"  # tests run in fast mode
+    monkeypatch.setattr(pretrained, "yours_path", lambda name: tmp_path / f"yours-{name}.pt")
+    assert pretrained.load_yours("dcgan") is None  # not trained yet: nothing, no error
+    torch.manual_seed(0)
+    g = DCGANGenerator(latent_dim=8, width=4)
+    g.train()
+    g(torch.randn(16, 8))  # batch-norm statistics away from their start
+    pretrained.save_yours("dcgan", g.eval(), {"steps": 3})
+    loaded, info = pretrained.load_yours("dcgan")
+    z = torch.randn(5, 8)
+    assert info == {"steps": 3} and torch.equal(loaded(z), g(z)) and not loaded.training
+    vae = VAE(latent_dim=4, arch="conv", channels=4)
+    pretrained.save_yours("conv_vae", vae)
+    assert torch.equal(pretrained.load_yours("conv_vae")[0].decode(z[:, :4]), vae.eval().decode(z[:, :4]))
+    with pytest.raises(TypeError, match="needs a DCGANGenerator"):
+        pretrained.save_yours("dcgan", vae)

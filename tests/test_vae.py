@@ -155,16 +155,50 @@ def test_the_default_mlp_is_the_pytorch_examples_vae():
         + 400 * 784 + 784
 
 
-@pytest.mark.parametrize("arch", ["mlp", "conv"])
-def test_activation_option_sets_every_hidden_nonlinearity(arch):
-    model = VAE(latent_dim=3, arch=arch, hidden=16, layers=2, channels=4, activation="elu")
-    kinds = {type(m) for m in model.modules() if not isinstance(m, (torch.nn.Linear, torch.nn.Conv2d,
-             torch.nn.ConvTranspose2d, torch.nn.Sequential, torch.nn.Flatten, torch.nn.Unflatten, VAE))}
+def test_activation_option_sets_every_hidden_nonlinearity_of_the_mlp():
+    model = VAE(latent_dim=3, arch="mlp", hidden=16, layers=2, channels=4, activation="elu")
+    kinds = {type(m) for m in model.modules() if not isinstance(m, (torch.nn.Linear, torch.nn.Sequential,
+             torch.nn.Flatten, torch.nn.Unflatten, VAE))}
     assert kinds == {torch.nn.ELU}
     assert VAE(**model.config).config == model.config
     # hidden layers only: no nonlinearity after the decoder's last layer, whose outputs are logits
-    last = model.decoder[0][-1] if arch == "mlp" else model.decoder[-1]
-    assert isinstance(last, (torch.nn.Linear, torch.nn.ConvTranspose2d))
+    assert isinstance(model.decoder[0][-1], torch.nn.Linear)
+
+
+def test_conv_vae_is_the_dcgan_discriminator_body_and_the_dcgan_generator():
+    """One network, two objectives: the conv VAE's encoder is the DCGAN discriminator without its last layer, plus
+    two linear heads; its decoder IS a DCGANGenerator, and the decoder's logits give exactly the generator's
+    images through a sigmoid."""
+    from tutorial_lib.gan import DCGANDiscriminator, DCGANGenerator
+
+    torch.manual_seed(0)
+    model = VAE(latent_dim=8, arch="conv", channels=4)
+    critic = DCGANDiscriminator(width=4)
+    assert isinstance(model.decoder, DCGANGenerator) and model.decoder.config == DCGANGenerator(8, 4).config
+    body_shapes = [tuple(p.shape) for p in model.encoder.parameters()]
+    assert body_shapes == [tuple(p.shape) for p in critic.net[:-1].parameters()]
+    with torch.no_grad():
+        for a, b in zip(critic.net[:-1].parameters(), model.encoder.parameters()):
+            b.copy_(a)
+    x = binary_images(5)
+    torch.testing.assert_close(model.encoder(x * 2 - 1), critic.features(x), rtol=0, atol=0)
+    assert model.to_mu.in_features == model.to_logvar.in_features == 2 * 4 * 49
+    model.eval()
+    z = torch.randn(5, 8)
+    torch.testing.assert_close(torch.sigmoid(model.decode(z)), model.decoder(z), rtol=1e-6, atol=1e-6)
+    # an unmatched activation option does not touch the DCGAN parts
+    kinds = {type(m) for m in VAE(latent_dim=3, arch="conv", channels=4, activation="elu").modules()}
+    assert torch.nn.ELU not in kinds and torch.nn.LeakyReLU in kinds and torch.nn.BatchNorm2d in kinds
+
+
+def test_three_channel_vae_for_stacked_digits():
+    model = VAE(latent_dim=6, arch="conv", channels=4, image_channels=3)
+    x = torch.rand(2, 3, 28, 28)
+    logits, mu, _ = model(x)
+    assert logits.shape == (2, 3, 28, 28) and mu.shape == (2, 6)
+    assert model.sample(3).shape == (3, 3, 28, 28)
+    with pytest.raises(ValueError, match="3 x 28 x 28"):
+        model.encode(torch.rand(2, 1, 28, 28))
 
 
 def test_sample_returns_bernoulli_means_and_honours_a_generator():

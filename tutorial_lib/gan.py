@@ -208,15 +208,20 @@ mlp_generator, mlp_discriminator = MLPGenerator, MLPDiscriminator
 
 
 class DCGANGenerator(_Sampler):
-    """z (N x latent_dim) -> images N x 1 x 28 x 28 in [0, 1] (Radford et al. 2016, shrunk for MNIST).
+    """z (N x latent_dim) -> images N x image_channels x 28 x 28 in [0, 1] (Radford et al. 2016, shrunk for MNIST).
 
     Linear to 2*width x 7 x 7, then two stride-2 transposed convolutions (7 -> 14 -> 28) with batch norm and
-    ReLU between; the output is (tanh + 1) / 2. width=32, latent_dim=64: about 0.24 M parameters.
+    ReLU between; the output is (tanh(a) + 1) / 2 = sigmoid(2a) of the last layer's output a, so ``logits(z)``
+    = 2a are the logits of the same pixel values: what a VAE's Bernoulli decoder needs (notebook 06 trains this
+    very network as a VAE's decoder). width=32, latent_dim=64: about 0.24 M parameters. image_channels: 1 for
+    MNIST, 3 for Stacked MNIST.
     """
 
-    def __init__(self, latent_dim=64, width=32):
+    def __init__(self, latent_dim=64, width=32, image_channels=1):
         super().__init__()
-        self.config = dict(latent_dim=latent_dim, width=width)
+        for name, value in (("latent_dim", latent_dim), ("width", width), ("image_channels", image_channels)):
+            _check_positive_int(name, value)
+        self.config = dict(latent_dim=latent_dim, width=width, image_channels=image_channels)
         self.latent_dim = latent_dim
         self.project = nn.Sequential(nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
                                      nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
@@ -224,37 +229,69 @@ class DCGANGenerator(_Sampler):
             nn.Unflatten(1, (2 * width, 7, 7)),
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
             nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1))
+            nn.ConvTranspose2d(width, image_channels, 4, stride=2, padding=1))
 
-    def forward(self, z):
+    def _last_layer(self, z):
         validate.latents(z, name="noise")
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
-        return (torch.tanh(self.net(self.project(z))) + 1) / 2
+        return self.net(self.project(z))
+
+    def forward(self, z):
+        return (torch.tanh(self._last_layer(z)) + 1) / 2
+
+    def logits(self, z):
+        """The logits of the pixel values that ``forward`` returns: sigmoid(logits(z)) = forward(z). N x C x 28 x 28."""
+        return 2 * self._last_layer(z)
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def dcgan_body(width=32, in_channels=1, spectral_norm=False):
+    """The DCGAN discriminator's body: images N x in_channels x 28 x 28 (scaled to [-1, 1]) -> features
+    N x (2 * width * 49). Two stride-2 convolutions (28 -> 14 -> 7; width, then 2 * width filters) with
+    LeakyReLU(0.2), no batch norm. The discriminator adds a linear layer on top; a VAE's encoder adds the mu and
+    log-variance heads (`vae.VAE(arch="conv")`)."""
+    return nn.Sequential(
+        _maybe_sn(nn.Conv2d(in_channels, width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
+        _maybe_sn(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
+        nn.Flatten())
 
 
 class DCGANDiscriminator(nn.Module):
-    """images N x pack x 28 x 28 in [0, 1] -> logits (N,).
+    """images N x (pack * image_channels) x 28 x 28 in [0, 1] -> logits (N,).
 
-    Two stride-2 convolutions (28 -> 14 -> 7, width then 2*width channels, LeakyReLU(0.2), no batch norm so
-    that it also serves as a WGAN-GP critic), then a linear layer. spectral_norm: on every layer. pack: how
-    many images it sees at once (PacGAN), stacked as channels.
+    `dcgan_body` (two stride-2 convolutions, 28 -> 14 -> 7, width then 2*width channels, LeakyReLU(0.2), no batch
+    norm so that it also serves as a WGAN-GP critic), then a linear layer. spectral_norm: on every layer. pack: how
+    many images it sees at once (PacGAN), stacked as channels. ``features(x)`` is the body's output, N x 2*width*49.
     """
 
-    def __init__(self, width=32, spectral_norm=False, pack=1):
+    def __init__(self, width=32, spectral_norm=False, pack=1, image_channels=1):
         super().__init__()
-        self.config = dict(width=width, spectral_norm=spectral_norm, pack=pack)
-        self.pack = pack
-        self.net = nn.Sequential(
-            _maybe_sn(nn.Conv2d(pack, width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
-            _maybe_sn(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), spectral_norm), nn.LeakyReLU(0.2),
-            nn.Flatten(), _maybe_sn(nn.Linear(2 * width * 7 * 7, 1), spectral_norm))
+        for name, value in (("width", width), ("pack", pack), ("image_channels", image_channels)):
+            _check_positive_int(name, value)
+        self.config = dict(width=width, spectral_norm=spectral_norm, pack=pack, image_channels=image_channels)
+        self.pack, self.image_channels = pack, image_channels
+        self.net = nn.Sequential(*dcgan_body(width, pack * image_channels, spectral_norm),
+                                 _maybe_sn(nn.Linear(2 * width * 7 * 7, 1), spectral_norm))
+
+    def _checked(self, x):
+        validate.images(x, "x", shape=None, value_range=False, check_finite=False)
+        channels = self.pack * self.image_channels
+        if x.dim() != 4 or x.shape[1:] != (channels, 28, 28):
+            raise ValueError(f"expected images N x {channels} x 28 x 28 (image_channels={self.image_channels}, "
+                             f"pack={self.pack}), got {tuple(x.shape)}")
+        return x
+
+    def features(self, x):
+        """The body's output for images x in [0, 1]: N x (2 * width * 49)."""
+        return self.net[:-1](self._checked(x) * 2 - 1)
 
     def forward(self, x):
-        validate.images(x, "x", shape=None, value_range=False, check_finite=False)
-        if x.dim() != 4 or x.shape[1:] != (self.pack, 28, 28):
-            raise ValueError(f"expected images N x {self.pack} x 28 x 28 (pack={self.pack}), got {tuple(x.shape)}")
-        return self.net(x * 2 - 1).squeeze(1)
+        return self.net[-1](self.features(x)).squeeze(1)
 
 
 # ---- one training step (notebook 04) and the KL divergence on a grid (notebook 03) ----
@@ -318,8 +355,8 @@ def discriminator_features(discriminator, x):
     Works for `MLPDiscriminator` and `DCGANDiscriminator` (inputs as their ``forward`` takes them, packed if
     they pack): every layer of ``discriminator.net`` but the last linear one."""
     if isinstance(discriminator, DCGANDiscriminator):
-        x = x * 2 - 1
-    elif not isinstance(discriminator, MLPDiscriminator):
+        return discriminator.features(x)
+    if not isinstance(discriminator, MLPDiscriminator):
         raise TypeError(f"feature matching needs an MLPDiscriminator or a DCGANDiscriminator, "
                         f"got {type(discriminator).__name__}")
     return discriminator.net[:-1](x).flatten(start_dim=1)

@@ -246,3 +246,51 @@ def generate(model, n, seed=0, batch_size=1000, labels=None):
     noise = torch.Generator(device=device).manual_seed(seed)
     return torch.cat([model.sample(min(batch_size, n - i), generator=noise).float().cpu()
                       for i in range(0, n, batch_size)])
+
+
+# ---- the learner's own trained models, kept for later notebooks (02 and 04 save, 06 scores them) ----
+
+#: name -> what the learner trained, and the library class it is stored as.
+YOURS = {"conv_vae": "your conv VAE of notebook 02", "dcgan": "your DCGAN generator of notebook 04"}
+
+
+def yours_path(name):
+    """Where a learner's trained model `name` (a key of `YOURS`) is kept: ``data/checkpoints/yours-<name>-<mode>.pt``
+    (fast and full mode keep separate files)."""
+    from .train import checkpoint_path
+
+    if name not in YOURS:
+        raise ValueError(f"Unknown model {name!r}: use one of {sorted(YOURS)}.")
+    return checkpoint_path(f"yours-{name}")
+
+
+def save_yours(name, model, info=None):
+    """Keep the learner's trained `model` for later notebooks. `model` must be a library model (a `vae.VAE` for
+    "conv_vae", a `gan.DCGANGenerator` for "dcgan"): copy a learner's own module into one first, which also proves
+    the two have the same layers (`vae.copy_vae_weights`). info: plain values to keep with it (steps, seconds).
+    Returns the path."""
+    from .gan import DCGANGenerator
+    from .train import save_checkpoint
+    from .vae import VAE
+
+    kind = {"conv_vae": (VAE, "vae"), "dcgan": (DCGANGenerator, "gan")}[name] if name in YOURS else None
+    path = yours_path(name)
+    if not isinstance(model, kind[0]):
+        raise TypeError(f"save_yours({name!r}, ...) needs a {kind[0].__name__} (copy your module's weights into "
+                        f"one first), got {type(model).__name__}")
+    return save_checkpoint(path, kind=kind[1], config=dict(model.config), model=model.state_dict(),
+                           info=dict(info or {}))
+
+
+def load_yours(name):
+    """The learner's model `name` saved by `save_yours` in this mode, as ``(model in eval mode, info)``, or None when
+    the learner has not trained it yet (the notebook then goes on without it)."""
+    from .train import load_checkpoint
+
+    path = yours_path(name)
+    if not path.is_file():
+        return None
+    state = load_checkpoint(path)
+    model = build(state["kind"], dict(state["config"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), dict(state.get("info", {}))

@@ -80,18 +80,23 @@ class VAE(nn.Module):
     """A VAE for 28 x 28 images: Gaussian encoder q(z|x), standard-normal prior, Bernoulli decoder p(x|z).
 
     latent_dim: D. arch: the encoder, "mlp" (fully connected: 784 -> `hidden` x `layers` -> mu and logvar; with the
-    defaults the pytorch/examples VAE) or "conv" (two stride-2 convolutions with `channels` and 2 x `channels`
-    filters, 28 -> 14 -> 7 pixels, then `hidden` x `layers` units). decoder: "mlp" or "conv" (the mirror image,
-    with transposed convolutions); None means the same as `arch`. activation: of the hidden layers, one of
-    "relu" (pytorch/examples), "elu", "silu", "tanh".
-    ``VAE(**model.config)`` rebuilds the same architecture.
+    defaults the pytorch/examples VAE) or "conv": the DCGAN discriminator's body (`gan.dcgan_body`: two stride-2
+    convolutions with `channels` and 2 x `channels` filters, 28 -> 14 -> 7 pixels, LeakyReLU(0.2), on the images
+    scaled to [-1, 1]) with a linear mu head and a linear logvar head. decoder: "mlp" (`hidden` x `layers` ->
+    784 logits) or "conv": the DCGAN generator itself (`gan.DCGANGenerator(latent_dim, width=channels)`, whose
+    ``logits`` are the decoder's output), so a conv VAE and a DCGAN share their networks and differ only in what
+    they are trained to optimize (notebook 06). None means the same as `arch`. activation: of the MLP parts'
+    hidden layers, one of "relu" (pytorch/examples), "elu", "silu", "tanh". image_channels: 1 (MNIST) or 3
+    (Stacked MNIST). ``VAE(**model.config)`` rebuilds the same architecture.
     """
 
     def __init__(self, latent_dim=20, arch="mlp", hidden=400, layers=1, channels=32, decoder=None,
-                 activation="relu"):
+                 activation="relu", image_channels=1):
         super().__init__()
+        from .gan import DCGANGenerator, dcgan_body
+
         for name, value in (("latent_dim", latent_dim), ("hidden", hidden), ("layers", layers),
-                            ("channels", channels)):
+                            ("channels", channels), ("image_channels", image_channels)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         decoder = arch if decoder is None else decoder
@@ -101,48 +106,45 @@ class VAE(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"Unknown activation {activation!r}: use one of {tuple(ACTIVATIONS)}.")
         self.config = {"latent_dim": latent_dim, "arch": arch, "hidden": hidden, "layers": layers,
-                       "channels": channels, "decoder": decoder, "activation": activation}
+                       "channels": channels, "decoder": decoder, "activation": activation,
+                       "image_channels": image_channels}
         act = ACTIVATIONS[activation]
         self.latent_dim = latent_dim
-        c = channels
+        self.image_shape = (image_channels, 28, 28)
+        pixels = image_channels * 28 * 28
         if arch == "mlp":
-            self.encoder = nn.Sequential(nn.Flatten(), _mlp([784] + [hidden] * layers, act, last_activation=True))
+            self.encoder = nn.Sequential(nn.Flatten(), _mlp([pixels] + [hidden] * layers, act, last_activation=True))
+            features = hidden
         else:
-            self.encoder = nn.Sequential(
-                nn.Conv2d(1, c, 4, stride=2, padding=1), act(),           # c x 14 x 14
-                nn.Conv2d(c, 2 * c, 4, stride=2, padding=1), act(),       # 2c x 7 x 7
-                nn.Flatten(), _mlp([2 * c * 49] + [hidden] * layers, act, last_activation=True))
+            self.encoder = dcgan_body(channels, image_channels)           # N x 2c*49, the discriminator's body
+            features = 2 * channels * 49
         if decoder == "mlp":
-            self.decoder = nn.Sequential(_mlp([latent_dim] + [hidden] * layers + [784], act),
-                                         nn.Unflatten(1, IMAGE_SHAPE))
+            self.decoder = nn.Sequential(_mlp([latent_dim] + [hidden] * layers + [pixels], act),
+                                         nn.Unflatten(1, self.image_shape))
         else:
-            self.decoder = nn.Sequential(
-                _mlp([latent_dim] + [hidden] * layers + [2 * c * 49], act, last_activation=True),
-                nn.Unflatten(1, (2 * c, 7, 7)),
-                nn.ConvTranspose2d(2 * c, c, 4, stride=2, padding=1), act(),  # c x 14 x 14
-                nn.ConvTranspose2d(c, 1, 4, stride=2, padding=1))                # 1 x 28 x 28
-        self.to_mu = nn.Linear(hidden, latent_dim)
-        self.to_logvar = nn.Linear(hidden, latent_dim)
+            self.decoder = DCGANGenerator(latent_dim, width=channels, image_channels=image_channels)
+        self.to_mu = nn.Linear(features, latent_dim)
+        self.to_logvar = nn.Linear(features, latent_dim)
 
     def encode(self, x):
-        """x: N x 1 x 28 x 28 -> (mu, logvar) of q(z|x), each N x latent_dim."""
-        validate.images(x, "x", check_finite=False)
-        h = self.encoder(x)
+        """x: N x C x 28 x 28 in [0, 1] -> (mu, logvar) of q(z|x), each N x latent_dim."""
+        validate.images(x, "x", shape=self.image_shape, check_finite=False)
+        h = self.encoder(x if self.config["arch"] == "mlp" else x * 2 - 1)
         return self.to_mu(h), self.to_logvar(h)
 
     def decode(self, z):
-        """z: N x latent_dim -> logits of the Bernoulli pixel means, N x 1 x 28 x 28."""
+        """z: N x latent_dim -> logits of the Bernoulli pixel means, N x C x 28 x 28."""
         validate.latents(z, self.latent_dim)
-        return self.decoder(z)
+        return self.decoder(z) if self.config["decoder"] == "mlp" else self.decoder.logits(z)
 
     def forward(self, x):
-        """x: N x 1 x 28 x 28 -> (logits N x 1 x 28 x 28, mu, logvar) with z drawn by the reparameterization."""
+        """x: N x C x 28 x 28 -> (logits N x C x 28 x 28, mu, logvar) with z drawn by the reparameterization."""
         mu, logvar = self.encode(x)
         return self.decode(reparameterize(mu, logvar)), mu, logvar
 
     @torch.no_grad()
     def sample(self, n, generator=None):
-        """n new images: sigmoid(decode(z)) for z ~ N(0, I), the Bernoulli means, N x 1 x 28 x 28 in [0, 1]."""
+        """n new images: sigmoid(decode(z)) for z ~ N(0, I), the Bernoulli means, N x C x 28 x 28 in [0, 1]."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         device = next(self.parameters()).device
@@ -152,12 +154,12 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def reconstruct(self, x):
-        """The Bernoulli means decoded from the encoder's mean code: sigmoid(decode(mu(x))), N x 1 x 28 x 28."""
+        """The Bernoulli means decoded from the encoder's mean code: sigmoid(decode(mu(x))), N x C x 28 x 28."""
         return torch.sigmoid(self.decode(self.encode(x)[0]))
 
 
 def _check_pixels(x):
-    validate.images(x, "x")
+    validate.images(x, "x", shape=None)  # the model's encode() checks the shape it needs
 
 
 def elbo(model, x, beta=1.0):
