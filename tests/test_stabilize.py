@@ -42,22 +42,35 @@ def test_config_layers_the_row_and_the_overrides():
     config("hinge", lr=1.0)
     assert config("hinge")["lr"] == 1e-3 and RECIPES["common"]["hinge"].train.lr_g == 1e-3  # overrides never leak
     row, protocol = setup("wgan-gp", "published", lr=5e-4, hidden=16, n_eval=10)
-    assert (row.train.lr_g, row.train.lr_d, row.train.n_critic, row.hidden, protocol["n_eval"]) == (5e-4, 5e-4, 5, 16, 10)
+    assert (row.train.lr_g, row.train.lr_d, row.train.n_critic, row.hidden, protocol["n_eval"]) == (5e-4, 5e-4, 5,
+                                                                                                    16, 10)
     assert config("baseline", r1_weight=2.0)["r1_weight"] == 2.0 and "r1_weight" not in config("baseline")
 
 
-def test_the_common_rows_are_pinned():
-    rows = RECIPES["common"]
-    assert rows == {
-        "baseline": Setup(COMMON),
-        "wgan-gp": Setup(COMMON.replace(loss="wasserstein", gp_weight=0.1)),
-        "spectral-norm": Setup(COMMON, spectral_norm=True),
-        "hinge": Setup(COMMON.replace(loss="hinge")),
-        "pacgan": Setup(COMMON.replace(pack=2, batch_size=512)),
-        "wgan-clip": Setup(COMMON.replace(loss="wasserstein", clip_weights=0.01)),
-        "feature-matching": Setup(COMMON.replace(feature_matching=True)),
-        "label-smoothing": Setup(COMMON.replace(label_smoothing=0.1)),
-    }
+def _changes(row):
+    """What a row changes from the common baseline: {field: value}, recipe and networks together."""
+    base = Setup(COMMON)
+    changed = {f: getattr(row.train, f) for f in COMMON.identity() if getattr(row.train, f) != getattr(COMMON, f)}
+    return changed | {f: getattr(row, f) for f in ("latent_dim", "hidden", "depth", "spectral_norm", "ema")
+                      if getattr(row, f) != getattr(base, f)}
+
+
+def test_the_rows_are_pinned_as_changes_from_the_common_baseline():
+    assert {method: _changes(row) for method, row in RECIPES["common"].items()} == {
+        "baseline": {}, "wgan-gp": {"loss": "wasserstein", "gp_weight": 0.1}, "spectral-norm": {"spectral_norm": True},
+        "hinge": {"loss": "hinge"}, "pacgan": {"pack": 2, "batch_size": 512},
+        "wgan-clip": {"loss": "wasserstein", "clip_weights": 0.01}, "feature-matching": {"feature_matching": True},
+        "label-smoothing": {"label_smoothing": 0.1}}
+    assert {method: _changes(row) for method, row in RECIPES["published"].items()} == {
+        "baseline": {}, "pacgan": {"pack": 2, "batch_size": 512}, "feature-matching": {"feature_matching": True},
+        "label-smoothing": {"label_smoothing": 0.1},
+        "wgan-gp": {"loss": "wasserstein", "gp_weight": 0.1, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9),
+                    "n_critic": 5},
+        "spectral-norm": {"loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.0, 0.9), "n_critic": 5,
+                          "spectral_norm": True},
+        "pacgan4": {"pack": 4, "batch_size": 1024},
+        "wgan-clip": {"loss": "wasserstein", "clip_weights": 0.01, "optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5,
+                      "n_critic": 5}}
     assert list(RECIPES["published"]) == ["baseline", "wgan-gp", "spectral-norm", "pacgan", "pacgan4", "wgan-clip",
                                           "feature-matching", "label-smoothing"]
 

@@ -407,7 +407,8 @@ def test_the_former_keyword_arguments_raise_a_type_error_showing_the_recipe_to_w
         train_gan(g, d, points(), steps=1, loss="hinge", lr_g=1e-3, n_critic=2)
     message = str(error.value)
     assert "loss, lr_g, n_critic are fields of the recipe" in message
-    assert "train_gan(generator, discriminator, data, GANRecipe(loss='hinge', lr_g=0.001, n_critic=2), steps=...)" in message
+    assert ("train_gan(generator, discriminator, data, GANRecipe(loss='hinge', lr_g=0.001, n_critic=2), steps=...)"
+            in message)
     with pytest.raises(TypeError, match=r"recipe.replace\(batch_size=8\)"):
         train_gan(g, d, points(), GANRecipe(), steps=1, batch_size=8)
     with pytest.raises(TypeError, match=r"unexpected keyword arguments \['epochs'\]"):
@@ -499,10 +500,12 @@ def test_a_step_function_that_does_not_return_two_losses_is_explained(returned, 
 
 def test_a_step_function_whose_loss_diverges_stops_training_naming_its_rate():
     recipe = GANRecipe(step=lambda *args: (float("nan"), 0.0), lr_d=4e-4)
-    with pytest.raises(TrainingDiverged, match=r"discriminator loss became nan at step 0.*lr=4e-05 instead of lr=0.0004"):
+    with pytest.raises(TrainingDiverged, match=r"discriminator loss became nan at step 0.*lr=4e-05 instead of "
+                                               r"lr=0.0004"):
         train_gan(*tiny(), points(), recipe, steps=3, device="cpu")
     recipe = GANRecipe(step=lambda *args: (0.0, 1e33), lr_g=1e-3)
-    with pytest.raises(TrainingDiverged, match=r"generator loss reached 1e\+33 \(beyond 1e\+08.*at step 0.*lr=0.0001 instead"):
+    with pytest.raises(TrainingDiverged, match=r"generator loss reached 1e\+33 \(beyond 1e\+08.*at step 0.*"
+                                               r"lr=0.0001 instead"):
         train_gan(*tiny(), points(), recipe, steps=3, device="cpu")
 
 

@@ -192,10 +192,8 @@ def test_ema_update_moves_towards_the_weights_by_the_documented_decay():
     assert torch.allclose(ema.module.weight, 0.1 * start + 0.9 * module.weight)
 
 
-def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
-    """A fixed penalty value makes the weight visible in what the critic minimizes."""
-    monkeypatch.setattr(train, "gradient_penalty",
-                        lambda critic, real, fake: sum(p.sum() for p in critic.parameters()) * 0 + 2.0)
+def record_what_the_critic_minimizes(monkeypatch):
+    """(values passed to backward, values of discriminator_loss), filled in as train_gan runs."""
     backward_values, d_values = [], []
     monkeypatch.setattr(train, "discriminator_loss",
                         lambda r, f, kind: (d_values.append(float(discriminator_loss(r, f, kind).detach())),
@@ -204,6 +202,14 @@ def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "backward",
                         lambda self, *a, **k: (backward_values.append(float(self.detach())),
                                                real_backward(self, *a, **k))[1])
+    return backward_values, d_values
+
+
+def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
+    """A fixed penalty value makes the weight visible in what the critic minimizes."""
+    monkeypatch.setattr(train, "gradient_penalty",
+                        lambda critic, real, fake: sum(p.sum() for p in critic.parameters()) * 0 + 2.0)
+    backward_values, d_values = record_what_the_critic_minimizes(monkeypatch)
     train_gan(*tiny_gan(), POINTS, GANRecipe(gp_weight=3.0, batch_size=16), steps=1, device="cpu")
     assert backward_values[0] == pytest.approx(d_values[0] + 3.0 * 2.0, rel=1e-6)
     assert gradient_penalty is not train.gradient_penalty  # the patch was in effect
@@ -217,14 +223,7 @@ def test_r1_weight_halved_times_the_penalty_on_the_real_batch_is_what_the_discri
         return sum(p.sum() for p in discriminator.parameters()) * 0 + 2.0
 
     monkeypatch.setattr(train, "r1_penalty", fixed)
-    backward_values, d_values = [], []
-    monkeypatch.setattr(train, "discriminator_loss",
-                        lambda r, f, kind: (d_values.append(float(discriminator_loss(r, f, kind).detach())),
-                                            discriminator_loss(r, f, kind))[1])
-    real_backward = torch.Tensor.backward
-    monkeypatch.setattr(torch.Tensor, "backward",
-                        lambda self, *a, **k: (backward_values.append(float(self.detach())),
-                                               real_backward(self, *a, **k))[1])
+    backward_values, d_values = record_what_the_critic_minimizes(monkeypatch)
     history = train_gan(*tiny_gan(), POINTS, GANRecipe(r1_weight=3.0, batch_size=16), steps=2, device="cpu")
     assert backward_values[0] == pytest.approx(d_values[0] + 3.0 / 2 * 2.0, rel=1e-6)  # gamma / 2 * R1
     assert backward_values[2] == pytest.approx(d_values[1] + 3.0, rel=1e-6)
