@@ -33,13 +33,14 @@ from tutorial_lib.metrics import confident_share, inception_score_from_probabili
 from tutorial_lib.pretrained import recalibrate_batch_norm
 from tutorial_lib.runtime import seed_everything
 from tutorial_lib.stabilize import EMA
-from tutorial_lib.train import train_gan
+from tutorial_lib.train import GANRecipe, train_gan
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gan_quality.json"
 SELECTION = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "selection_classifier.pt"
 
 _BASE = dict(generator=dict(latent_dim=64, width=32), discriminator=dict(width=32, spectral_norm=False),
              train=dict(loss="nonsaturating", lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.999)), batch_size=64, ema=0.999)
+# spec["train"] and spec["batch_size"] are `GANRecipe` fields (the JSON records them as they are written here)
 
 
 def _attempt(**changes):
@@ -169,8 +170,8 @@ def run(name, steps, trace_every, seed=0):
             print(f"{name} step {step}: {clock['train']:.0f} s, IS {score:.3f}, confident {confident:.3f}", flush=True)
             clock["last"] = time.perf_counter()
 
-    history = train_gan(generator, discriminator, loader, steps=steps, callback=each_step, every=1,
-                        batch_size=spec["batch_size"], **spec["train"])
+    recipe = GANRecipe(batch_size=spec["batch_size"], **spec["train"])
+    history = train_gan(generator, discriminator, loader, recipe, steps=steps, callback=each_step, every=1)
     return {"what": what, "spec": json.loads(json.dumps(spec)), "seed": seed, "steps": history.steps,
             "seconds": round(history.wall_time, 1), "threads": torch.get_num_threads(),
             "load_average": [load_before, load_average()], "trace": trace,
