@@ -72,6 +72,17 @@ ATTEMPTS = {
                _attempt(train=dict(lr_schedule="cosine"))),
     "deep": ("a deeper generator: a 3 x 3 convolution (batch norm, ReLU) after the 7 x 7 projection and another "
              "after the first upsampling", _attempt(generator=dict(depth=2))),
+    "deep-cosine": ("the deeper generator, both learning rates decayed to 0 along a cosine over the run",
+                    _attempt(generator=dict(depth=2), train=dict(lr_schedule="cosine"))),
+    "deep-d64": ("the deeper generator against a discriminator twice as wide",
+                 _attempt(generator=dict(depth=2), discriminator=dict(width=64))),
+    "deep-w48": ("the deeper generator and the discriminator 1.5 times as wide (width 48)",
+                 _attempt(generator=dict(depth=2, width=48), discriminator=dict(width=48))),
+    "deep-d64-r1": ("the deeper generator against the wider discriminator, with an R1 penalty (gamma 1, Mescheder "
+                    "et al. 2018) on the real digits", _attempt(generator=dict(depth=2), discriminator=dict(width=64),
+                                                             train=dict(r1_weight=1.0))),
+    "deep-d64-b099": ("the deeper generator against the wider discriminator, Adam betas (0.5, 0.99)",
+                      _attempt(generator=dict(depth=2), discriminator=dict(width=64), train=dict(betas=(0.5, 0.99)))),
 }
 
 

@@ -354,7 +354,7 @@ def test_dcgan_generator_rebuilds_from_its_config():
     g(torch.randn(32, 16))  # move the batch-norm running statistics away from their start
     rebuilt = DCGANGenerator(**g.config)
     rebuilt.load_state_dict(g.state_dict())
-    assert g.config == {"latent_dim": 16, "width": 8, "image_channels": 1} and rebuilt.latent_dim == 16
+    assert g.config == {"latent_dim": 16, "width": 8, "image_channels": 1, "depth": 0} and rebuilt.latent_dim == 16
     z = torch.Generator().manual_seed(0)
     assert torch.equal(g.sample(4, generator=z), rebuilt.sample(4, generator=torch.Generator().manual_seed(0)))
 
@@ -370,3 +370,19 @@ def test_sample_is_reproducible_and_leaves_the_model_alone():
     assert all(torch.equal(before[k], v) for k, v in g.state_dict().items())  # batch-norm statistics untouched
     with pytest.raises(ValueError, match="positive integer"):
         g.sample(0)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2])
+def test_dcgan_generator_depth_adds_3x3_convolutions_at_7_and_14_pixels(depth):
+    g = DCGANGenerator(latent_dim=8, width=4, depth=depth)
+    convs = [m for m in g.net if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride, c.in_channels) for c in convs] == [((3, 3), (1, 1), 8), ((3, 3), (1, 1), 4)][:depth]
+    sizes, x = [], g.project(torch.randn(3, 8))
+    for layer in g.net:
+        x = layer(x)
+        if isinstance(layer, torch.nn.Conv2d):
+            sizes.append(x.shape[-1])
+    assert sizes == [7, 14][:depth] and g(torch.randn(3, 8)).shape == (3, 1, 28, 28)
+    assert DCGANGenerator(**g.config).config == g.config
+    with pytest.raises(ValueError, match="depth must be 0, 1 or 2"):
+        DCGANGenerator(depth=3)

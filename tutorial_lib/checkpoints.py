@@ -239,7 +239,7 @@ def _read(fd):
 # ---- what defines a run ----
 
 #: Arguments of a training function that do not define the run: its budget and its plumbing.
-NOT_THE_RUN = {"epochs", "steps", "max_seconds", "device", "checkpoint", "resume", "callback", "every"}
+NOT_THE_RUN = {"epochs", "steps", "max_seconds", "device", "checkpoint", "resume", "callback", "every", "on_step"}
 
 
 def _fingerprint(tensor, max_items=1024):

@@ -226,22 +226,28 @@ class DCGANGenerator(_Sampler):
     ReLU between; the output is (tanh(a) + 1) / 2 = sigmoid(2a) of the last layer's output a, so ``logits(z)``
     = 2a are the logits of the same pixel values: what a VAE's Bernoulli decoder needs (notebook 06 trains this
     very network as a VAE's decoder). width=32, latent_dim=64: about 0.24 M parameters. image_channels: 1 for
-    MNIST, 3 for Stacked MNIST.
+    MNIST, 3 for Stacked MNIST. depth: 0, 1 or 2 extra 3 x 3 convolutions (stride 1, batch norm, ReLU), the first
+    at 7 x 7 before the first upsampling, the second at 14 x 14 after it: a deeper generator.
     """
 
-    def __init__(self, latent_dim=64, width=32, image_channels=1):
+    def __init__(self, latent_dim=64, width=32, image_channels=1, depth=0):
         super().__init__()
         for name, value in (("latent_dim", latent_dim), ("width", width), ("image_channels", image_channels)):
             _check_positive_int(name, value)
-        self.config = dict(latent_dim=latent_dim, width=width, image_channels=image_channels)
+        if depth not in (0, 1, 2):
+            raise ValueError(f"depth must be 0, 1 or 2 (extra 3 x 3 convolutions), got {depth!r}")
+        self.config = dict(latent_dim=latent_dim, width=width, image_channels=image_channels, depth=depth)
         self.latent_dim = latent_dim
-        self.project = nn.Sequential(nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
-                                     nn.BatchNorm1d(2 * width * 7 * 7), nn.ReLU())
-        self.net = nn.Sequential(
-            nn.Unflatten(1, (2 * width, 7, 7)),
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(width), nn.ReLU(),
-            nn.ConvTranspose2d(width, image_channels, 4, stride=2, padding=1))
+        w = width
+        self.project = nn.Sequential(nn.Linear(latent_dim, 2 * w * 7 * 7, bias=False),
+                                     nn.BatchNorm1d(2 * w * 7 * 7), nn.ReLU())
+        layers = [nn.Unflatten(1, (2 * w, 7, 7))]
+        if depth >= 1:
+            layers += [nn.Conv2d(2 * w, 2 * w, 3, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU()]
+        layers += [nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+        if depth >= 2:
+            layers += [nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.ConvTranspose2d(w, image_channels, 4, stride=2, padding=1))
 
     def _last_layer(self, z):
         validate.latents(z, name="noise")

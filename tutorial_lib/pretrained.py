@@ -17,52 +17,57 @@ import torch
 
 from .metrics import ASSETS, record_sha256, verified_load
 
-#: The shipped models: name -> what it is.
+#: The shipped models: name -> what it is. "vae" and "dcgan" are ONE NETWORK TRAINED TWO WAYS (notebook 06): the
+#: VAE's decoder is the DCGAN generator (same class, width, depth and latent size) and its encoder is the DCGAN
+#: discriminator's body with a mu and a log-variance head; same digits, optimizer, batch, seconds of training and
+#: weight averaging. Only the objective differs. "mlp_vae" and "beta_vae" are extra rows with fully connected
+#: networks (the beta-VAE shows which coverage measures blur biases).
 PRETRAINED = {
-    "vae": "VAE (β = 1)",
-    "beta_vae": "β-VAE (β = 4)",
+    "vae": "VAE on the DCGAN's networks (β = 1), EMA weights",
     "dcgan": "DCGAN, non-saturating loss, EMA generator",
-    "dcgan_sn": "DCGAN, spectral-normalized discriminator, EMA generator",
+    "mlp_vae": "VAE with fully connected networks (β = 1)",
+    "beta_vae": "β-VAE with fully connected networks (β = 4)",
 }
 # Notebook 08's conditional and hybrid models ("cvae", "cgan", "vae_gan"): recipes, training and building live in
 # tutorial_lib.conditional (trained by scripts/train_conditional.py for a number of steps).
 from .conditional import CONDITIONAL, train_conditional_recipe  # noqa: E402,F401
 REGENERATE = "python scripts/train_pretrained.py"
 
-#: The shared budget, in the units each family trains by: about 8 minutes each on 2 quiet cores of the course's
-#: reference CPU, an AMD EPYC (measured there on 2026-11-30: an MLP-VAE epoch about 5 s, so 95 epochs; the DCGAN
-#: with its averaged copy about 18 generator steps per second, so 9,000 steps). Under load the same steps take
-#: longer; the steps, not the seconds, define the models, and each model's record keeps the seconds it took.
-BUDGET = {"vae": {"epochs": 95}, "gan": {"steps": 9_000}}
-#: What every model trains on: MNIST's 60,000 training digits, grey levels in [0, 1], the same tensors for all four.
-#: A VAE's Bernoulli reconstruction loss against a grey digit is the expected log-likelihood of that digit binarized by coin flips
-#: (each pixel on with its grey level as probability), so the VAE still models binary digits and its likelihood is
-#: measured on binarized test digits; a GAN learns the grey digits directly. (A DCGAN trained on dynamically
-#: binarized digits instead reached an Inception Score of only 4.4 after 6,559 steps: its sigmoid output cannot
-#: imitate independent coin-flip speckle.)
+#: What every model trains on: MNIST's 60,000 training digits, grey levels in [0, 1], the same tensors for all.
+#: A VAE's Bernoulli reconstruction loss against a grey digit is the expected log-likelihood of that digit binarized
+#: by coin flips (each pixel on with its grey level as probability), so the VAE models binary digits and its
+#: likelihood is measured on binarized test digits; the GAN learns the grey digits directly.
 DATA = {"binarize": None}
 
-_VAE = {"latent_dim": 32, "arch": "mlp", "hidden": 384, "layers": 2, "activation": "elu"}
-_DCGAN = {"latent_dim": 64, "width": 32}
-_GAN_TRAIN = {"loss": "nonsaturating", "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.999)}  # train.GANRecipe fields
-#: How each model is built and trained. VAEs: the settings of benchmarks/vae.py's best VAE (ELU MLP, 32 latent
-#: dimensions, Adam 2e-3 decayed to 0 along a cosine), 384 units wide so the shipped file stays under 2 MB.
-#: GANs: notebook 04's DCGAN with the optimizer of Radford et al. 2016 (Adam, betas (0.5, 0.999), batch 64) at notebook
-#: 04's learning rate 5e-4 rather than their 2e-4: within the 9,000 steps it learns faster (the plain DCGAN at 2e-4
-#: reached an Inception Score of 6.56 with 61 % confident samples, at 5e-4 6.99 and 65 %; 2,000 samples, 2 quiet
-#: cores, 2026-11-30; benchmarks/results/dcgan-learning-rate.json has both runs' traces),
-#: and the generator shipped is an exponential moving average of its weights (decay 0.999, Yazici et al. 2019)
-#: whose batch-norm statistics are re-estimated at the end; the stabilized one adds spectral normalization to the
-#: discriminator.
+#: The shared network of "vae" and "dcgan" (chosen by benchmarks/gan_quality.py on a held-out judge, see there).
+NETWORK = {"latent_dim": 64, "width": 32, "depth": 2}
+#: The shared optimizer and averaging: Adam 5e-4, betas (0.5, 0.999) (notebook 04's rate; Radford et al. 2016 used
+#: 2e-4), batches of 64, constant rate, an exponential moving average of the weights (decay 0.999, Yazici et al.
+#: 2019) whose batch-norm statistics are re-estimated from prior noise at the end. The raw weights ship too.
+OPTIMIZER = {"lr": 5e-4, "betas": (0.5, 0.999)}
+BATCH_SIZE, EMA_DECAY = 64, 0.999
+#: The budgets, counted in steps (so a busy or faster machine trains exactly the same models; each record keeps the
+#: seconds it took), calibrated to the same seconds of training on 2 quiet cores of the course's reference CPU: a
+#: VAE step (one encoder and one decoder pass) is cheaper than a GAN step (the discriminator on two batches, the
+#: generator twice), so the VAE gets more steps in the same time.
+BUDGET = {"vae": {"epochs": 28}, "gan": {"steps": 22_000}, "mlp_vae": {"epochs": 95}}
+
+_MLP_VAE = {"latent_dim": 32, "arch": "mlp", "hidden": 384, "layers": 2, "activation": "elu"}
+#: How each model is built and trained. The MLP VAEs: the settings of benchmarks/vae.py's best VAE (ELU MLP, 32
+#: latent dimensions, Adam 2e-3 decayed to 0 along a cosine, batch 128), 384 units wide; about 8 minutes each.
 RECIPES = {
-    "vae": {"kind": "vae", "config": _VAE, "batch_size": 128, **DATA, "budget": BUDGET["vae"],
-            "train": {"beta": 1.0, "lr": 2e-3, "lr_schedule": "cosine"}},
-    "beta_vae": {"kind": "vae", "config": _VAE, "batch_size": 128, **DATA, "budget": BUDGET["vae"],
+    "vae": {"kind": "vae", "config": {"latent_dim": NETWORK["latent_dim"], "arch": "conv", "channels": NETWORK["width"],
+                                      "depth": NETWORK["depth"]},
+            "batch_size": BATCH_SIZE, **DATA, "budget": BUDGET["vae"], "ema": EMA_DECAY,
+            "train": {"beta": 1.0, **OPTIMIZER}},
+    "dcgan": {"kind": "gan", "config": NETWORK, "batch_size": BATCH_SIZE, **DATA, "budget": BUDGET["gan"],
+              "ema": EMA_DECAY, "critic": {"width": NETWORK["width"], "spectral_norm": False},
+              "train": {"loss": "nonsaturating", "lr_g": OPTIMIZER["lr"], "lr_d": OPTIMIZER["lr"],
+                        "betas": OPTIMIZER["betas"]}},
+    "mlp_vae": {"kind": "vae", "config": _MLP_VAE, "batch_size": 128, **DATA, "budget": BUDGET["mlp_vae"],
+                "train": {"beta": 1.0, "lr": 2e-3, "lr_schedule": "cosine"}},
+    "beta_vae": {"kind": "vae", "config": _MLP_VAE, "batch_size": 128, **DATA, "budget": BUDGET["mlp_vae"],
                  "train": {"beta": 4.0, "lr": 2e-3, "lr_schedule": "cosine"}},
-    "dcgan": {"kind": "gan", "config": _DCGAN, "batch_size": 64, **DATA, "budget": BUDGET["gan"], "ema": 0.999,
-              "critic": {"width": 32, "spectral_norm": False}, "train": _GAN_TRAIN},
-    "dcgan_sn": {"kind": "gan", "config": _DCGAN, "batch_size": 64, **DATA, "budget": BUDGET["gan"], "ema": 0.999,
-                 "critic": {"width": 32, "spectral_norm": True}, "train": _GAN_TRAIN},
 }
 
 
@@ -126,35 +131,64 @@ def recalibrate_batch_norm(generator, batches=50, batch_size=256, seed=0):
     return generator.eval()
 
 
+def _averaging(model, recipe, callback):
+    """(EMA or None, on_step(step, model)) for a recipe with an "ema" decay; on_step also calls `callback`."""
+    from .stabilize import EMA
+
+    ema = EMA(model, recipe["ema"]) if recipe.get("ema") else None
+
+    def on_step(step, live):
+        if ema is not None:
+            ema.update(live)
+        if callback is not None:
+            callback(step, live, ema.module if ema is not None else live)
+
+    return ema, on_step
+
+
+def _recalibrated(model):
+    """`model` in eval mode on the CPU with its generator's (a VAE: its decoder's) batch-norm statistics re-estimated
+    from prior noise, as every shipped model is."""
+    model = model.cpu()
+    generator = model.decoder if hasattr(model, "decoder") and hasattr(model.decoder, "latent_dim") else model
+    if any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in generator.modules()):
+        recalibrate_batch_norm(generator)
+    return model.eval()
+
+
+def _finish(live, ema, recipe):
+    """(shipped model, extra info): the EMA copy when the recipe averages (the live weights go in info["raw_state"]),
+    else the live model; both recalibrated."""
+    if ema is None:
+        return _recalibrated(live), {}
+    raw = _recalibrated(copy.deepcopy(live))
+    return _recalibrated(ema.module), {"ema": recipe["ema"], "raw_state": to_storage(raw)}
+
+
 def _train_vae(recipe, loader, device, max_seconds, checkpoint, callback):
     from .train import train_vae
 
     model = build("vae", recipe["config"])
+    ema, on_step = _averaging(model, recipe, callback)
     history = train_vae(model, loader, epochs=recipe["budget"]["epochs"], device=device, max_seconds=max_seconds,
-                        checkpoint=checkpoint, **recipe["train"])
-    return model, history, {}
+                        checkpoint=checkpoint, on_step=on_step, **recipe["train"])
+    return (*_finish(model, ema, recipe), history)
 
 
 def _train_gan(recipe, loader, device, max_seconds, checkpoint, callback):
     from .gan import DCGANDiscriminator
-    from .stabilize import EMA
     from .train import GANRecipe, train_gan
 
     generator = build("gan", recipe["config"])
-    ema = EMA(generator, recipe["ema"])
-
-    def each_step(step, g, d):
-        ema.update(g)
-        if callback is not None:
-            callback(step, g, ema.module)
-
+    ema, on_step = _averaging(generator, recipe, callback)
     history = train_gan(generator, DCGANDiscriminator(**recipe["critic"]), loader,
                         GANRecipe(batch_size=recipe["batch_size"], **recipe["train"]), steps=recipe["budget"]["steps"],
-                        device=device, max_seconds=max_seconds, checkpoint=checkpoint, callback=each_step, every=1)
-    return recalibrate_batch_norm(ema.module.cpu()), history, {"ema": recipe["ema"]}
+                        device=device, max_seconds=max_seconds, checkpoint=checkpoint,
+                        callback=lambda step, g, d: on_step(step, g), every=1)
+    return (*_finish(generator, ema, recipe), history)
 
 
-#: kind -> function(recipe, loader, device, max_seconds, checkpoint, callback) -> (model, History, extra info).
+#: kind -> function(recipe, loader, device, max_seconds, checkpoint, callback) -> (model, extra info, History).
 TRAINERS = {"vae": _train_vae, "gan": _train_gan}
 
 
@@ -163,8 +197,10 @@ def train_recipe(name, budget_s=None, device=None, limit=None, seed=0, checkpoin
 
     The recipe's budget (epochs or steps) defines the run; scale: train that fraction of it (e.g. 0.01 for a
     smoke test); budget_s: also stop after this many seconds of wall time (the model then differs from the
-    shipped one). limit: use only the first `limit` training images. callback (GANs): called after every
-    generator step as ``callback(step, generator, averaged_generator)``.
+    shipped one). limit: use only the first `limit` training images. callback: called after every training step
+    as ``callback(step, live_model, averaged_model)`` (a GAN: its generators; without averaging both are the live
+    model); its time is not counted. A recipe with an "ema" decay ships the averaged weights and keeps the live
+    ones in ``info["raw_state"]`` (``load_pretrained(name, raw=True)`` loads them).
     """
     from .data import load_mnist, mnist_loader
     from .runtime import seed_everything
@@ -179,7 +215,7 @@ def train_recipe(name, budget_s=None, device=None, limit=None, seed=0, checkpoin
     seed_everything(seed)
     dataset = load_mnist(train=True, binarize=recipe["binarize"], limit=limit)
     loader = mnist_loader(recipe["batch_size"], dataset=dataset, drop_last=recipe["kind"] == "gan")
-    model, history, extra = TRAINERS[recipe["kind"]](recipe, loader, device, budget_s, checkpoint, callback)
+    model, extra, history = TRAINERS[recipe["kind"]](recipe, loader, device, budget_s, checkpoint, callback)
     info = {"kind": recipe["kind"], "config": dict(recipe["config"]), "wall_time": history.wall_time,
             "steps": history.steps, "epochs": history.epochs, "budget": dict(recipe["budget"]),
             "budget_s": None if budget_s is None else float(budget_s), "seed": seed,
@@ -219,16 +255,22 @@ def save_pretrained(name, model, info, path=None):
     return record_sha256(target) if path is None else None
 
 
-def load_pretrained(name):
+def load_pretrained(name, raw=False):
     """The pretrained model `name` (see `PRETRAINED`) in eval mode on the CPU, and its training record.
 
     Returns ``(model, info)``: for a VAE the `VAE`, for a GAN its generator; `info` holds ``kind``, ``config``,
-    ``wall_time`` (s), ``steps``, ``epochs``, ``budget_s`` and ``history`` (losses per step, thinned).
+    ``wall_time`` (s), ``steps``, ``epochs``, ``budget_s``, ``history`` (losses per step, thinned) and, for the
+    models trained with weight averaging, ``ema`` (the decay) and ``trace`` (sample quality during training).
+    raw: the live weights at the end of training instead of their moving average (models with ``ema`` only).
     """
     state = verified_load(pretrained_path(name), f"{name}.pt", regenerate=REGENERATE)
+    if raw and "raw_state" not in state:
+        raise ValueError(f"{name!r} was trained without weight averaging, so it has no separate raw weights: "
+                         "load it with raw=False.")
     model = build(state["kind"], dict(state["config"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state["model"].items()})
-    info = {k: v for k, v in state.items() if k != "model"}
+    weights = state["raw_state"] if raw else state["model"]
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
+    info = {k: v for k, v in state.items() if k not in ("model", "raw_state")}
     return model.eval(), info
 
 

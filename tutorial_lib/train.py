@@ -166,7 +166,8 @@ def _check_vae_inputs(model, loader, epochs, lr, beta, kl_warmup_steps, lr_sched
 
 
 def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=None, resume=True,
-              max_seconds=None, kl_warmup_steps=0, lr_schedule="constant", callback=None):
+              max_seconds=None, kl_warmup_steps=0, lr_schedule="constant", callback=None, betas=(0.9, 0.999),
+              on_step=None):
     """Train a VAE by maximizing the ELBO (Adam on ``-elbo(model, x, beta).mean()``); returns a `History`.
 
     model: a VAE (encode, decode, and forward(x) -> (logits, mu, logvar)), e.g. `vae.VAE`.
@@ -181,6 +182,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
         and when training stops; when it exists (and `resume`), training continues from it up to `epochs` in total.
     max_seconds: stop once the training wall time, resumed runs included, reaches this budget (possibly mid-epoch).
     callback: called as ``callback(model, history)`` after every epoch; its time is not counted as training.
+    betas: Adam's (beta1, beta2). on_step: called as ``on_step(step, model)`` after every optimizer step (e.g. to
+        update an average of the weights, `stabilize.EMA`); its time is not counted as training.
     A NaN, infinite or absurd (> `MAX_LOSS`) loss stops training with `TrainingDiverged`, naming a learning rate to try.
     """
     run = run_settings(train_vae, locals())
@@ -191,7 +194,9 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     device = get_device(device)
     was_training = model.training
     model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1) (Adam's beta1, beta2), got {betas!r}")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(float(b) for b in betas))
     history, lock = open_run(checkpoint, resume, run, model=model, optimizer=optimizer)
     saved_steps = [history.steps]
     if history.steps:
@@ -230,6 +235,10 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
                     history.steps += 1
                     batches += 1
                     bar.update(1)
+                    if on_step is not None:
+                        start = time.perf_counter()
+                        on_step(history.steps, model)
+                        history.wall_time -= time.perf_counter() - start  # the Stopwatch adds it back at the end
                     if history.steps % 50 == 0:
                         bar.set_postfix(loss=f"{history.mean('loss', last=50):.2f}", refresh=False)
                 else:

@@ -87,11 +87,11 @@ class VAE(nn.Module):
     ``logits`` are the decoder's output), so a conv VAE and a DCGAN share their networks and differ only in what
     they are trained to optimize (notebook 06). None means the same as `arch`. activation: of the MLP parts'
     hidden layers, one of "relu" (pytorch/examples), "elu", "silu", "tanh". image_channels: 1 (MNIST) or 3
-    (Stacked MNIST). ``VAE(**model.config)`` rebuilds the same architecture.
+    (Stacked MNIST). depth: the conv decoder's extra 3 x 3 convolutions (`gan.DCGANGenerator`'s depth). ``VAE(**model.config)`` rebuilds the same architecture.
     """
 
     def __init__(self, latent_dim=20, arch="mlp", hidden=400, layers=1, channels=32, decoder=None,
-                 activation="relu", image_channels=1):
+                 activation="relu", image_channels=1, depth=0):
         super().__init__()
         from .gan import DCGANGenerator, dcgan_body
 
@@ -107,7 +107,7 @@ class VAE(nn.Module):
             raise ValueError(f"Unknown activation {activation!r}: use one of {tuple(ACTIVATIONS)}.")
         self.config = {"latent_dim": latent_dim, "arch": arch, "hidden": hidden, "layers": layers,
                        "channels": channels, "decoder": decoder, "activation": activation,
-                       "image_channels": image_channels}
+                       "image_channels": image_channels, "depth": depth}
         act = ACTIVATIONS[activation]
         self.latent_dim = latent_dim
         self.image_shape = (image_channels, 28, 28)
@@ -122,7 +122,7 @@ class VAE(nn.Module):
             self.decoder = nn.Sequential(_mlp([latent_dim] + [hidden] * layers + [pixels], act),
                                          nn.Unflatten(1, self.image_shape))
         else:
-            self.decoder = DCGANGenerator(latent_dim, width=channels, image_channels=image_channels)
+            self.decoder = DCGANGenerator(latent_dim, width=channels, image_channels=image_channels, depth=depth)
         self.to_mu = nn.Linear(features, latent_dim)
         self.to_logvar = nn.Linear(features, latent_dim)
 
