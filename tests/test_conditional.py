@@ -52,7 +52,8 @@ def test_conditional_gan_networks_shapes_and_projection():
     logits = d(images, labels)
     assert logits.shape == (3,)
     # projection: D(x, y) - D(x, y') = (e_y - e_y') . h(x), computed by hand
-    h = d.net.net[:-1](images * 2 - 1)
+    h = d.body(images * 2 - 1)
+    torch.testing.assert_close(d.features(images), h)
     by_hand = ((d.embed.weight[1] - d.embed.weight[7]) * h[0]).sum()
     diff = d(images[:1], torch.tensor([1])) - d(images[:1], torch.tensor([7]))
     torch.testing.assert_close(diff[0], by_hand)
@@ -97,6 +98,24 @@ def test_kl_weight_schedule():
     assert cd.kl_weight(0, 0, beta=3.0) == 3.0
     with pytest.raises(ValueError):
         cd.kl_weight(-1, 5)
+
+
+def test_train_collapse_uses_the_given_kl_weight_function():
+    images = torch.bernoulli(torch.full((64, 1, 28, 28), 0.2), generator=torch.Generator().manual_seed(0))
+    seen = []
+
+    def schedule(step, warmup_steps, beta):
+        seen.append((step, warmup_steps, beta))
+        return 0.25 * beta
+
+    torch.manual_seed(0)
+    record = cd.train_collapse(cd.CollapseVAE(latent_dim=2, hidden=8), images, epochs=2, beta=4.0, warmup_steps=3,
+                               batch_size=32, kl_weight_fn=schedule)
+    assert seen == [(s, 3, 4.0) for s in range(4)] and record["weight"] == [1.0] * 4
+    torch.manual_seed(0)
+    default = cd.train_collapse(cd.CollapseVAE(latent_dim=2, hidden=8), images, epochs=2, beta=4.0, warmup_steps=3,
+                                batch_size=32)
+    assert default["weight"] == [cd.kl_weight(s, 3, 4.0) for s in range(4)]
 
 
 def test_collapse_vae_decoder_is_autoregressive():
@@ -195,18 +214,96 @@ def test_label_accuracy_from_probabilities_on_a_known_answer_and_its_checker():
     assert check_label_accuracy(cd.label_accuracy_from_probabilities) is True
 
 
-def test_vae_gan_step_trains_and_features_have_the_documented_shape():
+def test_vae_gan_is_the_conv_vae_network_with_images_out():
+    """The VAE-GAN has the layers (and parameter names) of vae.VAE(arch="conv"); decode = sigmoid of its logits."""
+    from tutorial_lib.vae import VAE
+
+    torch.manual_seed(0)
+    model, vae = cd.VAEGAN(latent_dim=8, width=4), VAE(latent_dim=8, arch="conv", channels=4)
+    assert list(model.state_dict()) == list(vae.state_dict())
+    vae.load_state_dict(model.state_dict())
+    model.eval(), vae.eval()
+    x, z = torch.rand(3, 1, 28, 28), torch.randn(3, 8)
+    for a, b in zip(model.encode(x), vae.encode(x)):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(model.logits(z), vae.decode(z))
+    torch.testing.assert_close(model.decode(z), torch.sigmoid(vae.decode(z)), rtol=0, atol=1e-6)
+    assert model.sample(4).shape == (4, 1, 28, 28) and cd.VAEGAN(**model.config).config == model.config
+    encoder = {id(p) for p in model.encoder_parameters()}
+    assert encoder.isdisjoint(id(p) for p in model.decoder.parameters())
+    assert len(encoder) + len(list(model.decoder.parameters())) == len(list(model.parameters()))
+
+
+def test_vae_gan_step_gives_each_part_its_own_loss():
+    """Larsen et al.'s split, computed independently with torch.autograd.grad: with plain SGD each part moves by lr
+    times the gradient of its own loss (discriminator: GAN loss; encoder: KL + L_feat; decoder: gamma L_feat + GAN)."""
+    from torch.nn import functional as F
+
+    torch.manual_seed(0)
+    model, disc = cd.VAEGAN(latent_dim=4, width=2), DCGANDiscriminator(width=2)
+    real, prior_z, lr, gamma = torch.rand(5, 1, 28, 28), torch.randn(5, 4), 0.1, 0.5
+    enc, dec, dis = model.encoder_parameters(), list(model.decoder.parameters()), list(disc.parameters())
+    before = [p.detach().clone() for p in enc + dec + dis]
+    opts = [torch.optim.SGD(params, lr=lr) for params in (enc, dec, dis)]
+    torch.manual_seed(1)
+    out = cd.vae_gan_step(model, disc, *opts, real, prior_z, gamma)
+    after = [p.detach().clone() for p in enc + dec + dis]
+    # the same by hand, from the weights before the step
+    with torch.no_grad():
+        for p, b in zip(enc + dec + dis, before):
+            p.copy_(b)
+    torch.manual_seed(1)
+    mu, logvar = model.encode(real)
+    recon = model.decode(mu + (0.5 * logvar).exp() * torch.randn_like(mu))
+    prior = model.decode(prior_z)
+    logits_real, logits_fake = disc(real), disc(torch.cat([recon, prior]).detach())
+    d_loss = (F.binary_cross_entropy_with_logits(logits_real, torch.ones(5))
+              + F.binary_cross_entropy_with_logits(logits_fake, torch.zeros(10)))
+    with torch.no_grad():
+        for p, g in zip(dis, torch.autograd.grad(d_loss, dis)):
+            p -= lr * g
+    feature = 0.5 * (disc.features(real).detach() - disc.features(recon)).pow(2).sum(1).mean()
+    kl = (0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)).mean()
+    g_loss = F.binary_cross_entropy_with_logits(disc(torch.cat([recon, prior])), torch.ones(10))
+    grads = (torch.autograd.grad(kl + feature, enc, retain_graph=True)
+             + torch.autograd.grad(gamma * feature + g_loss, dec))
+    expected = [b - lr * g for b, g in zip(before, grads)] + [p.detach() for p in dis]
+    for got, want in zip(after, expected):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    assert out == pytest.approx({"d_loss": d_loss.item(), "kl": kl.item(), "feature": feature.item(),
+                                 "g_loss": g_loss.item()}, rel=1e-5)
+
+
+def test_train_vae_gan_records_losses_and_runs_a_given_step():
     from tutorial_lib.data import load_mnist
 
     data = load_mnist(train=True, limit=128)
-    torch.manual_seed(0)
-    model, disc = cd.VAEGAN(latent_dim=8, width=4, hidden=16), DCGANDiscriminator(width=4)
-    assert cd.discriminator_features(disc, data.images[:3]).shape == (3, 2 * 4 * 49)
-    record = cd.train_vae_gan(model, disc, data, steps=2)
-    assert record["steps"] == 2 and set(record) >= {"d_loss", "kl", "feature", "g_loss"}
-    assert model.sample(4).shape == (4, 1, 28, 28)
-    mu, logvar = model.encode(data.images[:5])
-    assert mu.shape == logvar.shape == (5, 8)
+    calls = []
+
+    def recorded(model, disc, opt_enc, opt_dec, opt_d, real, prior_z, gamma):
+        calls.append((real.shape, prior_z.shape, gamma))
+        return cd.vae_gan_step(model, disc, opt_enc, opt_dec, opt_d, real, prior_z, gamma)
+
+    records = []
+    for step in (None, recorded):
+        torch.manual_seed(0)
+        model, disc = cd.VAEGAN(latent_dim=8, width=4), DCGANDiscriminator(width=4)
+        records.append(cd.train_vae_gan(model, disc, data, steps=2, batch_size=32, gamma=0.1, step=step))
+    assert calls == [((32, 1, 28, 28), (32, 8), 0.1)] * 2
+    assert records[0]["steps"] == 2 and set(records[0]) >= {"d_loss", "kl", "feature", "g_loss"}
+    assert records[0]["g_loss"] == records[1]["g_loss"]  # the default step is the library's vae_gan_step
+
+
+def test_seconds_per_step_times_both_steps():
+    vae_gan_s, dcgan_s = cd.seconds_per_step(width=2, latent_dim=4, batch_size=8, steps=1)
+    assert 0 < vae_gan_s < 60 and 0 < dcgan_s < 60
+
+
+def test_a_checkpoint_of_an_earlier_architecture_gets_a_clear_error():
+    with pytest.raises(ValueError, match="earlier architecture.*train_conditional.py --only vae_gan"):
+        cd.build_model("vae_gan", {"latent_dim": 64, "width": 32, "hidden": 128})
+    with pytest.raises(ValueError, match="Unknown conditional model kind"):
+        cd.build_model("vaegan", {})
 
 
 def test_generate_rules_for_conditional_and_unconditional_models():
@@ -220,7 +317,7 @@ def test_generate_rules_for_conditional_and_unconditional_models():
         generate(cvae, 4)
     with pytest.raises(ValueError, match="one label per image"):
         generate(cvae, 5, labels=labels)
-    vae_gan = build("vae_gan", {"latent_dim": 4, "width": 4, "hidden": 8})
+    vae_gan = build("vae_gan", {"latent_dim": 4, "width": 4})
     with pytest.raises(ValueError, match="not conditional"):
         generate(vae_gan, 4, labels=labels)
     assert generate(vae_gan, 3).shape == (3, 1, 28, 28)

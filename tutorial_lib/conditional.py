@@ -4,6 +4,8 @@ lab (a VAE with an autoregressive decoder, KL annealing, free bits), with the me
 Shapes: images x are N x 1 x 28 x 28 in [0, 1]; labels are (N,) integer tensors with digits 0..9; latent codes z
 are N x D. Every per-image bound is in nats, shape (N,).
 """
+import copy
+import inspect
 import math
 import time
 
@@ -11,8 +13,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .gan import DCGANDiscriminator, DCGANGenerator, _latent, _Sampler, discriminator_loss, generator_loss
-from .vae import _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
+from . import validate
+from .gan import (DCGANGenerator, _latent, _maybe_sn, _Sampler, dcgan_body, discriminator_loss, gan_step,
+                  generator_loss)
+from .vae import VAE, _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
 from .vae import _mlp as _vae_mlp
 
 NUM_CLASSES = 10
@@ -138,66 +142,73 @@ class ConditionalGenerator(_Sampler):
 
 class ConditionalDiscriminator(nn.Module):
     """D(x, y): notebook 04's DCGAN discriminator with the label entering by projection (Miyato & Koyama 2018):
-    logit = w . h(x) + b + e_y . h(x), where h(x) are its hidden features and e_y a learned vector per digit.
+    logit = w . h(x) + b + e_y . h(x), where h(x) = body(2x - 1) are the features of the DCGAN discriminator's body
+    (`gan.dcgan_body`, N x 2 width 49), (w, b) its linear layer and e_y a learned vector per digit (`embed`,
+    initialized near 0, so that training starts from the unconditional discriminator).
 
     images N x 1 x 28 x 28 in [0, 1], labels (N,) -> logits (N,)."""
 
     def __init__(self, width=32, spectral_norm=False):
         super().__init__()
         self.config = {"width": width, "spectral_norm": spectral_norm}
-        self.net = DCGANDiscriminator(width, spectral_norm=spectral_norm)
+        self.body = dcgan_body(width, 1, spectral_norm)
+        self.linear = _maybe_sn(nn.Linear(2 * width * 49, 1), spectral_norm)
         self.embed = nn.Embedding(NUM_CLASSES, 2 * width * 49)
         nn.init.normal_(self.embed.weight, std=0.01)
 
-    def forward(self, x, labels):
+    def features(self, x):
+        """h(x): the body's features of images x in [0, 1] (rescaled to [-1, 1] inside), N x 2 width 49."""
         _check_images(x)
+        return self.body(x * 2 - 1)
+
+    def forward(self, x, labels):
+        h = self.features(x)
         labels = check_labels(labels, len(x)).to(x.device)
-        h = self.net.net[:-1](x * 2 - 1)                      # the DCGAN discriminator's features, N x (2 width 49)
-        return self.net.net[-1](h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
+        return self.linear(h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
 
 
 # ---- the VAE-GAN (Larsen et al. 2016) ----
 
-class VAEGAN(nn.Module):
-    """A VAE whose decoder is the DCGAN generator (images in [0, 1]); trained by `train_vae_gan` with the
-    reconstruction measured in a discriminator's features plus an adversarial term.
+class VAEGAN(VAE):
+    """The VAE-GAN's encoder and decoder: notebook 06's shared network, `vae.VAE(arch="conv")` with
+    channels = width (encoder: the DCGAN discriminator's body and the mu and logvar heads; decoder: a
+    `DCGANGenerator(latent_dim, width)`), the same layers and parameter names. The difference is what it is trained
+    for (`vae_gan_step`): reconstructions judged in a discriminator's features, and the decoder a GAN generator.
 
-    Encoder: two stride-2 convolutions (width, 2 x width channels), `hidden` units, then mu and logvar."""
+    decode(z) returns images N x 1 x 28 x 28 in [0, 1], the generator's output (tanh(a) + 1) / 2, which is
+    sigmoid of the VAE's logits 2a (`logits(z)`): a GAN's discriminator judges pixel values, not logits.
+    ``VAEGAN(**model.config)`` rebuilds the architecture."""
 
-    def __init__(self, latent_dim=64, width=32, hidden=128):
-        super().__init__()
-        self.config = {"latent_dim": latent_dim, "width": width, "hidden": hidden}
-        self.latent_dim = latent_dim
-        self.encoder = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
-            nn.Flatten(), nn.Linear(2 * width * 49, hidden), nn.LeakyReLU(0.2))
-        self.to_mu, self.to_logvar = nn.Linear(hidden, latent_dim), nn.Linear(hidden, latent_dim)
-        self.decoder = DCGANGenerator(latent_dim, width)
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__(latent_dim, arch="conv", channels=width)
+        self.config = {"latent_dim": latent_dim, "width": width}
 
     def encode(self, x):
-        """x N x 1 x 28 x 28 in [0, 1] -> (mu, logvar), each N x latent_dim."""
-        _check_images(x)
+        """x N x 1 x 28 x 28 in [0, 1] -> (mu, logvar), each N x latent_dim: `VAE.encode` of the conv VAE."""
+        validate.images(x, "x", shape=self.image_shape, check_finite=False)
         h = self.encoder(x * 2 - 1)
         return self.to_mu(h), self.to_logvar(h)
 
-    def decode(self, z):
-        """z N x latent_dim -> images N x 1 x 28 x 28 in [0, 1] (not logits: the decoder is a GAN generator)."""
-        return self.decoder(z)
+    def logits(self, z):
+        """What the conv VAE's `decode` returns: logits N x 1 x 28 x 28, whose sigmoid is decode(z)."""
+        return self.decoder.logits(validate.latents(z, self.latent_dim))
 
-    def forward(self, x):
-        mu, logvar = self.encode(x)
-        return self.decode(reparameterize(mu, logvar)), mu, logvar
+    def decode(self, z):
+        """z N x latent_dim -> images N x 1 x 28 x 28 in [0, 1] (= sigmoid(logits(z)))."""
+        return self.decoder(validate.latents(z, self.latent_dim))
+
+    def encoder_parameters(self):
+        """The parameters the encoder's optimizer trains: those of ``encoder``, ``to_mu`` and ``to_logvar``."""
+        return [*self.encoder.parameters(), *self.to_mu.parameters(), *self.to_logvar.parameters()]
 
     def sample(self, n, generator=None):
-        """n images decode(z), z ~ N(0, I), in eval mode without gradients."""
+        """n images decode(z), z ~ N(0, I), in eval mode without gradients (the mode is restored after)."""
         return self.decoder.sample(n, generator=generator)
 
-
-def discriminator_features(discriminator, x):
-    """The DCGAN discriminator's hidden features of images x (after its second convolution): N x (2 width * 49).
-    The VAE-GAN measures reconstructions here instead of pixel by pixel."""
-    return discriminator.net[:4](x * 2 - 1).flatten(1)
+    @torch.no_grad()
+    def reconstruct(self, x):
+        """The images decoded from the encoder's mean code: decode(mu(x)), N x 1 x 28 x 28."""
+        return self.decode(self.encode(x)[0])
 
 
 # ---- free bits and KL annealing (posterior collapse) ----
@@ -213,11 +224,12 @@ def free_bits_kl(mu, logvar, free_bits):
 
 
 def kl_weight(step, warmup_steps, beta=1.0):
-    """KL annealing (Bowman et al. 2016): the KL term's weight at `step` (0-based), rising linearly from
-    beta / warmup_steps to beta over the first `warmup_steps` steps, then beta (no warm-up for warmup_steps = 0)."""
+    """KL annealing (Bowman et al. 2016): the KL term's weight at `step` (0-based), beta * (step + 1) / warmup_steps
+    during the first `warmup_steps` steps (from beta / warmup_steps up to beta at step warmup_steps - 1), then beta;
+    beta at every step when warmup_steps = 0. A float."""
     if warmup_steps < 0 or step < 0:
         raise ValueError(f"step and warmup_steps must be >= 0, got {step!r} and {warmup_steps!r}")
-    return beta if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
+    return float(beta) if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
 
 
 class CollapseVAE(nn.Module):
@@ -296,25 +308,28 @@ def collapse_elbo(model, x, beta=1.0, free_bits=None, free_bits_fn=None):
 
 
 def train_collapse(model, images, epochs, beta=1.0, warmup_steps=0, free_bits=None, lr=1e-3, batch_size=128,
-                   seed=0, free_bits_fn=None):
-    """Train a `CollapseVAE` on binary images (N x 1 x 28 x 28) with Adam; the KL weight follows `kl_weight` (KL
-    annealing when warmup_steps > 0) and free bits apply when `free_bits` is set (computed by `free_bits_fn`, as in
-    `collapse_elbo`). Returns a dict of per-step lists
-    ``loss`` (-ELBO) and ``kl``, and ``steps``, ``seconds``."""
+                   seed=0, free_bits_fn=None, kl_weight_fn=None):
+    """Train a `CollapseVAE` on binary images (N x 1 x 28 x 28) with Adam; the KL weight at each step is
+    ``kl_weight_fn(step, warmup_steps, beta)`` (default `kl_weight`: KL annealing when warmup_steps > 0) and free bits
+    apply when `free_bits` is set (computed by `free_bits_fn`, as in `collapse_elbo`). Notebook 08 passes the
+    learner's functions. Returns a dict of per-step lists ``loss`` (-ELBO), ``kl`` and ``weight`` (the KL weight),
+    and ``steps``, ``seconds``."""
     _check_pixels(images)
+    kl_weight_fn = kl_weight_fn or kl_weight
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
-    history, step, start = {"loss": [], "kl": []}, 0, time.perf_counter()
+    history, step, start = {"loss": [], "kl": [], "weight": []}, 0, time.perf_counter()
     model.train()
     for _ in range(epochs):
         for index in torch.randperm(len(images), generator=g).split(batch_size):
-            objective, negative_elbo, kl = collapse_elbo(model, images[index], kl_weight(step, warmup_steps, beta),
-                                                         free_bits, free_bits_fn)
+            weight = float(kl_weight_fn(step, warmup_steps, beta))
+            objective, negative_elbo, kl = collapse_elbo(model, images[index], weight, free_bits, free_bits_fn)
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
             optimizer.step()
             history["loss"].append(negative_elbo.item())
             history["kl"].append(kl.item())
+            history["weight"].append(weight)
             step += 1
     model.eval()
     return dict(history, steps=step, seconds=time.perf_counter() - start)
@@ -424,50 +439,89 @@ def train_cgan(generator, discriminator, dataset, steps, lr=5e-4, batch_size=64,
     return dict(history, steps=steps, seconds=time.perf_counter() - start)
 
 
-def vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, real, gamma=1e-2):
-    """One VAE-GAN update (Larsen et al. 2016). With x~ = decode(z), z ~ q(z|x), and x_p = decode(z_p), z_p ~ N(0, I):
-    - discriminator: real against both x~ and x_p (the GAN loss, non-saturating);
-    - encoder: KL + L_feat, where L_feat = 0.5 ||f(x) - f(x~)||^2 summed over the discriminator's hidden features f;
-    - decoder: gamma * L_feat + the non-saturating generator loss on x~ and x_p.
+def vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, real, prior_z, gamma=1e-2):
+    """One VAE-GAN update (Larsen et al. 2016) of a `VAEGAN` and a `DCGANDiscriminator` on images `real` in [0, 1].
+
+    With x~ = decode(z), z ~ q(z|x) (the reparameterization, the step's only random draw), and x_p = decode(prior_z),
+    prior_z N x latent_dim drawn from N(0, I) by the caller (two decoder calls, each batch its own batch norm):
+    1. discriminator (opt_d): the GAN loss, real digits against x~ and x_p (detached; non-saturating
+       `discriminator_loss` with the 2N fakes in one batch). Nothing else reaches its weights.
+    2. with the updated discriminator, f its body's features (`features`):
+       L_feat = batch mean of 0.5 ||f(x) - f(x~)||^2 (summed over features; f(x) detached), KL = batch mean of
+       KL(q(z|x) || N(0, I)), g_loss = `generator_loss` of the discriminator's logits on x~ and x_p (2N in one batch);
+       encoder (opt_enc; `model.encoder_parameters()`): KL + L_feat;
+       decoder (opt_dec; `model.decoder.parameters()`): gamma * L_feat + g_loss.
     Returns a dict of floats: d_loss, kl, feature (L_feat), g_loss."""
     mu, logvar = model.encode(real)
     recon = model.decode(reparameterize(mu, logvar))
-    prior = model.decode(torch.randn(len(real), model.latent_dim))
-    d_loss = discriminator_loss(discriminator(real), torch.cat([discriminator(recon.detach()),
-                                                                discriminator(prior.detach())]))
+    prior = model.decode(prior_z)
+    d_loss = discriminator_loss(discriminator(real), discriminator(torch.cat([recon, prior]).detach()))
     opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
     opt_d.step()
     kl = gaussian_kl(mu, logvar).mean()
-    feature = 0.5 * (discriminator_features(discriminator, real).detach()
-                     - discriminator_features(discriminator, recon)).pow(2).sum(dim=1).mean()
-    g_loss = generator_loss(torch.cat([discriminator(recon), discriminator(prior)]))
-    decoder_params = list(model.decoder.parameters())
-    grads_dec = torch.autograd.grad(gamma * feature + g_loss, decoder_params, retain_graph=True)
-    encoder_params = [p for name, p in model.named_parameters() if not name.startswith("decoder.")]
-    grads_enc = torch.autograd.grad(kl + feature, encoder_params)
-    for params, grads, opt in ((decoder_params, grads_dec, opt_dec), (encoder_params, grads_enc, opt_enc)):
-        for p, grad in zip(params, grads):
-            p.grad = grad
-        opt.step()
+    feature = 0.5 * (discriminator.features(real).detach() - discriminator.features(recon)).pow(2).sum(dim=1).mean()
+    g_loss = generator_loss(discriminator(torch.cat([recon, prior])))
+    opt_enc.zero_grad(set_to_none=True)
+    opt_dec.zero_grad(set_to_none=True)
+    (kl + feature).backward(inputs=model.encoder_parameters(), retain_graph=True)
+    (gamma * feature + g_loss).backward(inputs=list(model.decoder.parameters()))
+    opt_enc.step()
+    opt_dec.step()
     return {"d_loss": d_loss.item(), "kl": kl.item(), "feature": feature.item(), "g_loss": g_loss.item()}
 
 
-def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, gamma=1e-2, seed=0):
-    """Train a `VAEGAN` with a `DCGANDiscriminator` for `steps` updates of `vae_gan_step` (Adam, betas (0.5, 0.999),
-    the DCGAN's batch and learning rate). Returns per-step lists of the losses, "steps" and "seconds"."""
+def vae_gan_optimizers(model, discriminator, lr=5e-4):
+    """(opt_enc, opt_dec, opt_d): Adam with betas (0.5, 0.999) on the encoder's, the decoder's and the
+    discriminator's parameters."""
+    return (torch.optim.Adam(model.encoder_parameters(), lr=lr, betas=(0.5, 0.999)), _adam(model.decoder, lr),
+            _adam(discriminator, lr))
+
+
+def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, gamma=1e-2, seed=0, step=None):
+    """Train a `VAEGAN` with a `DCGANDiscriminator` for `steps` updates (Adam, betas (0.5, 0.999), the DCGAN's batch
+    and learning rate). step: the update, ``step(model, discriminator, opt_enc, opt_dec, opt_d, real, prior_z, gamma)
+    -> dict of floats`` (default `vae_gan_step`; notebook 08 passes the learner's); the loop draws prior_z ~ N(0, I)
+    before each step. Returns per-step lists of the returned losses, "steps" and "seconds"."""
+    step = step or vae_gan_step
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    encoder_params = [p for name, p in model.named_parameters() if not name.startswith("decoder.")]
-    opt_enc = torch.optim.Adam(encoder_params, lr=lr, betas=(0.5, 0.999))
-    opt_dec, opt_d = _adam(model.decoder, lr), _adam(discriminator, lr)
+    opt_enc, opt_dec, opt_d = vae_gan_optimizers(model, discriminator, lr)
     history, start = {}, time.perf_counter()
     model.train(), discriminator.train()
-    for step, (x, _) in zip(range(steps), _batches(dataset, batch_size, g)):
-        for key, value in vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, x, gamma).items():
-            history.setdefault(key, []).append(value)
+    for _, (x, _) in zip(range(steps), _batches(dataset, batch_size, g)):
+        prior_z = torch.randn(len(x), model.latent_dim)
+        for key, value in step(model, discriminator, opt_enc, opt_dec, opt_d, x, prior_z, gamma).items():
+            history.setdefault(key, []).append(float(value))
     model.eval()
     return dict(history, steps=steps, seconds=time.perf_counter() - start)
+
+
+def seconds_per_step(width=32, latent_dim=64, batch_size=64, steps=10, seed=0):
+    """The wall time of one `vae_gan_step` and of one DCGAN step (`gan.gan_step`, non-saturating) on the same
+    networks (a `VAEGAN` / `DCGANGenerator` of this width and latent size, a `DCGANDiscriminator`) and batch size,
+    each the median over `steps` steps after one warm-up step, on random images. Returns (vae_gan_s, dcgan_s)."""
+    from .gan import DCGANDiscriminator
+
+    torch.manual_seed(seed)
+    real = torch.rand(batch_size, 1, 28, 28)
+    model, d1 = VAEGAN(latent_dim, width), DCGANDiscriminator(width)
+    generator, d2 = DCGANGenerator(latent_dim, width), DCGANDiscriminator(width)
+    opt_enc, opt_dec, opt_d1 = vae_gan_optimizers(model, d1)
+    opt_g, opt_d2 = _adam(generator, 5e-4), _adam(d2, 5e-4)
+    runs = {"vae_gan": lambda: vae_gan_step(model, d1, opt_enc, opt_dec, opt_d1, real,
+                                            torch.randn(batch_size, latent_dim)),
+            "dcgan": lambda: gan_step(generator, d2, opt_g, opt_d2, real)}
+    times = {name: [] for name in runs}
+    for name, run in runs.items():
+        run()                                        # warm-up
+    for _ in range(steps):                           # alternating, so that a change of load hits both alike
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    times = {name: sorted(values)[len(values) // 2] for name, values in times.items()}
+    return times["vae_gan"], times["dcgan"]
 
 
 # ---- the shipped models (tutorial_lib.pretrained loads them; scripts/train_conditional.py trains them) ----
@@ -476,40 +530,55 @@ def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, 
 CONDITIONAL = {
     "cvae": "conditional VAE (MLP, 8 latent dimensions)",
     "cgan": "conditional DCGAN (projection discriminator), non-saturating loss",
-    "vae_gan": "VAE-GAN: conv encoder + DCGAN generator, reconstruction in discriminator features",
+    "vae_gan": "VAE-GAN: notebook 06's conv VAE network, reconstruction in discriminator features",
 }
+#: The VAE-GAN's width: that of notebook 06's shared network (its conv VAE and DCGAN); set it to theirs.
+VAE_GAN_WIDTH = 32
 #: How each is built and how many steps it trains (step budgets: the same model on any machine; the record keeps
 #: the seconds). All train on the grey digits of notebook 06's models. The GANs use notebook 04's recipe (Adam 5e-4,
-#: betas (0.5, 0.999), batch 64). The VAE-GAN's 4,000 steps take about as many seconds as each of notebook 06's
-#: models (541 s measured on the reference CPU, 2 cores, against their 491-506 s: one VAE-GAN step costs about two
-#: DCGAN steps), so the hybrid comparison is at (nearly) equal compute. The CVAE's 8 latent dimensions (not 16)
-#: leave less room in z for the digit's identity, which the label then carries.
+#: betas (0.5, 0.999), batch 64). The VAE-GAN is notebook 06's shared network (`VAEGAN` = `vae.VAE(arch="conv")`);
+#: its number of steps is chosen so that its training takes about as many seconds as notebook 06's models on the
+#: same machine (a VAE-GAN step costs several DCGAN steps: `seconds_per_step` measures it; notebook 08 prints
+#: every model's recorded seconds). The CVAE's 8 latent dimensions (not 16) leave less room in z for the digit's
+#: identity, which the label then carries.
 CONDITIONAL_RECIPES = {
     "cvae": {"config": {"latent_dim": 8, "hidden": 512}, "steps": 24_000,
              "train": {"lr": 1e-3, "batch_size": 128, "binarize": False}},
     "cgan": {"config": {"latent_dim": 64, "width": 32}, "steps": 3000, "train": {"lr": 5e-4, "batch_size": 64}},
-    "vae_gan": {"config": {"latent_dim": 64, "width": 32, "hidden": 128}, "steps": 4_000,
+    "vae_gan": {"config": {"latent_dim": 64, "width": VAE_GAN_WIDTH}, "steps": 4_000,
                 "train": {"lr": 5e-4, "batch_size": 64, "gamma": 1e-2}},
 }
 _CLASSES = {"cvae": CVAE, "cgan": ConditionalGenerator, "vae_gan": VAEGAN}
 
 
 def build_model(kind, config):
-    """A fresh model of `kind` ("cvae", "cgan": the generator, or "vae_gan") from its constructor arguments."""
+    """A fresh model of `kind` ("cvae", "cgan": the generator, or "vae_gan") from its constructor arguments.
+    A checkpoint's config that this version's class does not take (a model trained with an earlier architecture)
+    gets an error naming the script that retrains it."""
     if kind not in _CLASSES:
         raise ValueError(f"Unknown conditional model kind {kind!r}: expected one of {sorted(_CLASSES)}.")
+    accepted = set(inspect.signature(_CLASSES[kind]).parameters)
+    if not set(config) <= accepted:
+        raise ValueError(f"This {kind!r} checkpoint was trained for an earlier architecture (its settings "
+                         f"{sorted(set(config) - accepted)} are not those of {_CLASSES[kind].__name__}, which takes "
+                         f"{sorted(accepted)}). Retrain it: python scripts/train_conditional.py --only {kind}")
     return _CLASSES[kind](**config)
 
 
-def train_conditional_recipe(name, steps=None, seed=0, limit=None):
-    """Train shipped model `name` (see `CONDITIONAL`) by its recipe for `steps` (default: the recipe's); returns
+def train_conditional_recipe(name, steps=None, seed=0, limit=None, width=None):
+    """Train shipped model `name` (see `CONDITIONAL`) by its recipe for `steps` (default: the recipe's); width: the
+    networks' width instead of the recipe's (to try one; a shipped model must match its recipe). Returns
     ``(model, info)`` like `tutorial_lib.pretrained.load_pretrained` (eval mode, CPU)."""
     from .data import load_mnist
     from .gan import DCGANDiscriminator
 
     if name not in CONDITIONAL_RECIPES:
         raise ValueError(f"Unknown conditional model {name!r}; choose one of {sorted(CONDITIONAL_RECIPES)}.")
-    recipe = CONDITIONAL_RECIPES[name]
+    recipe = copy.deepcopy(CONDITIONAL_RECIPES[name])
+    if width is not None:
+        if "width" not in recipe["config"]:
+            raise ValueError(f"{name!r} has no width to set (its settings: {sorted(recipe['config'])})")
+        recipe["config"]["width"] = width
     steps = recipe["steps"] if steps is None else steps
     torch.manual_seed(seed)
     dataset = load_mnist(train=True, limit=limit)
