@@ -14,7 +14,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import validate
-from .gan import (DCGANGenerator, _latent, _maybe_sn, _Sampler, dcgan_body, discriminator_loss, gan_step,
+from .gan import (SHARED_NETWORK, DCGANGenerator, _latent, _maybe_sn, _Sampler, dcgan_body, discriminator_loss, gan_step,
                   generator_loss)
 from .vae import VAE, _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
 from .vae import _mlp as _vae_mlp
@@ -179,9 +179,9 @@ class VAEGAN(VAE):
     sigmoid of the VAE's logits 2a (`logits(z)`): a GAN's discriminator judges pixel values, not logits.
     ``VAEGAN(**model.config)`` rebuilds the architecture."""
 
-    def __init__(self, latent_dim=64, width=32):
-        super().__init__(latent_dim, arch="conv", channels=width)
-        self.config = {"latent_dim": latent_dim, "width": width}
+    def __init__(self, latent_dim=64, width=32, depth=0):
+        super().__init__(latent_dim, arch="conv", channels=width, depth=depth)
+        self.config = {"latent_dim": latent_dim, "width": width, "depth": depth}
 
     def encode(self, x):
         """x N x 1 x 28 x 28 in [0, 1] -> (mu, logvar), each N x latent_dim: `VAE.encode` of the conv VAE."""
@@ -497,7 +497,8 @@ def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, 
     return dict(history, steps=steps, seconds=time.perf_counter() - start)
 
 
-def seconds_per_step(width=32, latent_dim=64, batch_size=64, steps=10, seed=0):
+def seconds_per_step(width=SHARED_NETWORK["width"], latent_dim=SHARED_NETWORK["latent_dim"], batch_size=64, steps=10,
+                     seed=0, depth=SHARED_NETWORK["depth"]):
     """The wall time of one `vae_gan_step` and of one DCGAN step (`gan.gan_step`, non-saturating) on the same
     networks (a `VAEGAN` / `DCGANGenerator` of this width and latent size, a `DCGANDiscriminator`) and batch size,
     each the median over `steps` steps after one warm-up step, on random images. Returns (vae_gan_s, dcgan_s)."""
@@ -505,8 +506,8 @@ def seconds_per_step(width=32, latent_dim=64, batch_size=64, steps=10, seed=0):
 
     torch.manual_seed(seed)
     real = torch.rand(batch_size, 1, 28, 28)
-    model, d1 = VAEGAN(latent_dim, width), DCGANDiscriminator(width)
-    generator, d2 = DCGANGenerator(latent_dim, width), DCGANDiscriminator(width)
+    model, d1 = VAEGAN(latent_dim, width, depth), DCGANDiscriminator(width)
+    generator, d2 = DCGANGenerator(latent_dim, width, depth=depth), DCGANDiscriminator(width)
     opt_enc, opt_dec, opt_d1 = vae_gan_optimizers(model, d1)
     opt_g, opt_d2 = _adam(generator, 5e-4), _adam(d2, 5e-4)
     runs = {"vae_gan": lambda: vae_gan_step(model, d1, opt_enc, opt_dec, opt_d1, real,
@@ -533,7 +534,7 @@ CONDITIONAL = {
     "vae_gan": "VAE-GAN: notebook 06's conv VAE network, reconstruction in discriminator features",
 }
 #: The VAE-GAN's width: that of notebook 06's shared network (its conv VAE and DCGAN); set it to theirs.
-VAE_GAN_WIDTH = 32
+VAE_GAN_WIDTH = SHARED_NETWORK["width"]
 #: How each is built and how many steps it trains (step budgets: the same model on any machine; the record keeps
 #: the seconds). All train on the grey digits of notebook 06's models. The GANs use notebook 04's recipe (Adam 5e-4,
 #: betas (0.5, 0.999), batch 64). The VAE-GAN is notebook 06's shared network (`VAEGAN` = `vae.VAE(arch="conv")`);
@@ -545,7 +546,7 @@ CONDITIONAL_RECIPES = {
     "cvae": {"config": {"latent_dim": 8, "hidden": 512}, "steps": 24_000,
              "train": {"lr": 1e-3, "batch_size": 128, "binarize": False}},
     "cgan": {"config": {"latent_dim": 64, "width": 32}, "steps": 3000, "train": {"lr": 5e-4, "batch_size": 64}},
-    "vae_gan": {"config": {"latent_dim": 64, "width": VAE_GAN_WIDTH}, "steps": 4_000,
+    "vae_gan": {"config": dict(SHARED_NETWORK), "steps": 9_500,
                 "train": {"lr": 5e-4, "batch_size": 64, "gamma": 1e-2}},
 }
 _CLASSES = {"cvae": CVAE, "cgan": ConditionalGenerator, "vae_gan": VAEGAN}

@@ -23,6 +23,10 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 from . import validate
 
 LOSS_KINDS = ("minimax", "nonsaturating", "wasserstein", "hinge")
+#: The network notebook 06 trains two ways (and notebook 08's VAE-GAN a third way): the DCGAN generator with these
+#: arguments is the VAE's decoder and the GAN's generator; the discriminator of this width lends its body to the
+#: VAE's encoder. Chosen by benchmarks/gan_quality.py (a deeper generator learned faster per second).
+SHARED_NETWORK = {"latent_dim": 64, "width": 32, "depth": 2}
 
 
 def _check_kind(kind):
