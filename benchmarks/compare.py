@@ -31,7 +31,7 @@ from tutorial_lib.bench import cpu_name, load_average, write_json  # noqa: E402
 from tutorial_lib.conditional import CONDITIONAL, CONDITIONAL_RECIPES, label_accuracy, per_class_fid  # noqa: E402
 from tutorial_lib.data import load_mnist  # noqa: E402
 from tutorial_lib.metrics import (class_probabilities, confident_share, inception_score_from_probabilities,  # noqa: E402
-                                  mnist_features, nearest_neighbours, negative_elbo, nll, per_class_recall,
+                                  kl_from_uniform, mnist_features, nearest_neighbours, negative_elbo, nll, per_class_recall,
                                   sample_quality)
 from tutorial_lib.plotting import show_images, table_markdown  # noqa: E402
 from tutorial_lib.pretrained import PRETRAINED, RECIPES, generate, load_pretrained, train_recipe  # noqa: E402
@@ -56,6 +56,9 @@ def extended_row(real, fake, real_feats, real_labels, kid_args):
                min_class_recall=float(recall_per_class.min()),
                class_recall=[round(float(r), 4) for r in recall_per_class],
                class_shares=[round(float(s), 4) for s in torch.bincount(probs.argmax(1), minlength=10) / len(probs)])
+    shares = torch.bincount(probs.argmax(1), minlength=10).double() / len(probs)
+    # Coverage that blur does not bias: which digits the classifier sees, and how evenly (the label histogram).
+    row.update(digits=int((shares > 0).sum()), digit_kl=kl_from_uniform(shares))
     return row
 
 
@@ -95,8 +98,15 @@ def main():
     test_nn, _ = nearest_neighbours(real_test[:args.n_nn], train.images)
     floor["nn_median"] = float(test_nn.median())
     samples, infos = {}, {}
-    for name in list(PRETRAINED) + list(HYBRID_MODELS):
-        model, info = train_recipe(name) if args.train and name in PRETRAINED else load_pretrained(name)
+    # The models trained with weight averaging are scored twice: averaged (their name) and live ("<name> (no EMA)").
+    runs = [(name, False) for name in list(PRETRAINED) + list(HYBRID_MODELS)]
+    runs += [(name, True) for name in PRETRAINED if RECIPES[name].get("ema")]
+    for name, raw in runs:
+        if raw:
+            model, info = load_pretrained(name, raw=True)
+            name = f"{name} (no EMA)"
+        else:
+            model, info = train_recipe(name) if args.train and name in PRETRAINED else load_pretrained(name)
         infos[name] = info
         images = generate(model, args.n, seed=1)  # grey: a GAN's images, a VAE's Bernoulli means
         samples[name] = images
@@ -111,6 +121,7 @@ def main():
         rows[name] = row
         print(f"{name}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
                                       if not isinstance(v, list)), flush=True)
+        del model  # free each model once scored (memory)
 
     conditional = {"label_accuracy": {}, "per_class_fid": {}, "mean_per_class_fid": {}, "rows": {}}
     requested = torch.arange(10).repeat_interleave(args.n // 10)
@@ -132,6 +143,7 @@ def main():
               f"{conditional['mean_per_class_fid'][name]:.2f}, IS {conditional['rows'][name]['IS']:.3f}, confident "
               f"{conditional['rows'][name]['confident']:.3f}", flush=True)
 
+    samples = {name: images for name, images in samples.items() if not name.endswith("(no EMA)")}
     fig, axes = plt.subplots(1, 1 + len(samples), figsize=(3.4 * (1 + len(samples)), 3.8))
     show_images(real_test[:36], nrow=6, ax=axes[0], title="real (test)")
     for ax, (name, images) in zip(axes[1:], samples.items()):
@@ -149,6 +161,14 @@ def main():
                      "floor": "real train digits (grey); binary_rows: one Bernoulli draw of them (seed 1)",
                      "model_images": "a GAN's images and a VAE's Bernoulli means; binary_rows: one coin flip per pixel "
                                      "of them (seed 2), for a VAE its samples proper",
+                     "samples": "a GAN models grey digits, so its samples are its images (rows); a VAE with a "
+                                "Bernoulli decoder models binary digits, so its samples are binary_rows (against "
+                                "coin-flipped test digits) and its Bernoulli means are a separate row (rows)",
+                     "no_ema": "'<name> (no EMA)': the live weights at the end of training instead of their moving "
+                               "average (both recalibrated the same way)",
+                     "coverage": "digits: classes the classifier assigns at least one sample to; digit_kl: KL(label "
+                                 "histogram || uniform); recall and class_recall: k-NN manifold coverage (biased by "
+                                 "blur when scored on means)",
                      "nll": "VAEs: -IWAE bound on binarized test digits (seed 0)",
                      "features": "course classifier, penultimate layer (128)"},
         "models": {**PRETRAINED, **{name: CONDITIONAL[name] for name in HYBRID_MODELS + CONDITIONAL_MODELS}},
