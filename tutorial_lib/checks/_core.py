@@ -218,10 +218,14 @@ def run_check(name, fn, cases, hint):
     docstring); print friendly feedback; return True when every case matches. A call that changes a tensor among
     its arguments in place fails, naming the argument. The hint is shown only after a real failure."""
     if not callable(fn):
-        return report(name, False, f"❌ {name}: pass your function itself, e.g. check_{name}(my_{name}), "
-                                   f"not {type(fn).__name__}.")
+        return _not_callable(name, fn)
     seconds = case_seconds()
     return _guarded(name, lambda: _run_cases(name, fn, cases, hint, seconds))
+
+
+def _not_callable(name, fn):
+    return report(name, False, f"❌ {name}: pass your function itself, e.g. check_{name}(my_{name}), "
+                               f"not {type(fn).__name__}.")
 
 
 def _run_cases(name, fn, cases, hint, seconds):
@@ -499,7 +503,8 @@ def _crashed(name, about, hint, status):
 
 #: Exercises whose library solution has another name than the exercise (default: the same name).
 _SOLUTION_NAMES = {"vae_model": ("VAE",), "inception_score": ("inception_score_from_probabilities", "inception_score"),
-                   "pack": ("pack_samples", "_pack"), "reverse_kl": ("kl_from_uniform",)}
+                   "pack": ("pack_samples", "_pack"), "reverse_kl": ("kl_from_uniform",),
+                   "label_accuracy": ("label_accuracy_from_probabilities", "label_accuracy")}
 _SOLUTION_MODULES = ("vae", "gan", "metrics", "modes", "divergences", "conditional", "stabilize", "train")
 _LIBRARY = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -661,6 +666,8 @@ def checker(check):
     def wrapped(fn, *args, **kwargs):
         passed = False  # also what is remembered when strict mode raises
         try:
+            if not callable(fn):
+                return _not_callable(name, fn)
             grading = env_flag("TUTORIAL_GRADING")
             solutions = _solutions(name) if grading else []
             if grading:
