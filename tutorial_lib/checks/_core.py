@@ -297,6 +297,7 @@ def _guarded(name, body):
     in-process; then give the verdict (print, strict mode) here. Returns what `report` returns."""
     if _RUN is not None:  # already inside a guarded check (a checker calling run_check): run here
         return body()
+    case_seconds()  # a bad TUTORIAL_CHECK_SECONDS is an error here, before anything runs
     outcome = None
     if _can_fork() and name not in _IN_PROCESS:
         outcome = _in_child(name, body)
@@ -523,9 +524,11 @@ def _solutions(name):
 
 @functools.lru_cache(maxsize=None)
 def _library_roots():
+    import site
+
     roots = {_LIBRARY, os.path.dirname(os.path.abspath(torch.__file__)) + os.sep}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        path = sysconfig.get_paths().get(key)
+    paths = [sysconfig.get_paths().get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")]
+    for path in paths + [getattr(site, "getusersitepackages", lambda: None)()]:
         if path:
             roots.add(os.path.realpath(path) + os.sep)
             roots.add(os.path.abspath(path) + os.sep)
