@@ -1,4 +1,5 @@
 import math
+import os
 import time
 
 import numpy as np
@@ -330,3 +331,99 @@ def test_a_damaged_file_without_md5sums_still_names_the_file_and_the_fix(tmp_pat
     (raw / "MD5SUMS").unlink(missing_ok=True)
     with pytest.raises(CorruptData, match="t10k-images-idx3-ubyte.*1,000 bytes instead of 7,840,016"):
         load_mnist(train=False, root=tmp_path, download=False)
+
+
+# ---- damage that keeps the size and the header: the MD5, checked once per version of a file ----
+
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    """The MD5 cache in a folder of its own (and none in memory), so each test starts with nothing verified."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "_MD5_MEMO", {})
+    return tmp_path / "cache" / "tutorial_lib" / "mnist_md5.json"
+
+
+def _zero_2000_images(path):
+    content = bytearray(path.read_bytes())
+    content[16:16 + 2000 * 784] = bytes(2000 * 784)
+    path.write_bytes(bytes(content))
+
+
+def _labels_200(path):
+    path = path.with_name("t10k-labels-idx1-ubyte")
+    content = bytearray(path.read_bytes())
+    content[8:] = bytes([200]) * (len(content) - 8)
+    path.write_bytes(bytes(content))
+
+
+@pytest.mark.parametrize("md5sums", [True, False], ids=["MD5SUMS beside", "published MD5s"])
+@pytest.mark.parametrize("damage, name, md5", [
+    (_zero_2000_images, "t10k-images-idx3-ubyte", "2646ac647ad5339dbf082846283269ea"),
+    (_labels_200, "t10k-labels-idx1-ubyte", "27ae3e4e09519cfbb04c329615203637")], ids=["zeroed images", "labels 200"])
+def test_damage_of_the_right_size_and_header_is_refused(tmp_path, mnist_available, private_cache, damage, name, md5,
+                                                        md5sums):
+    from tutorial_lib.data import CorruptData
+
+    raw = _copy_mnist(mnist_available, tmp_path, damage)
+    if not md5sums:
+        (raw / "MD5SUMS").unlink(missing_ok=True)
+    assert (raw / name).stat().st_size == data.MNIST_SIZES[name]
+    with pytest.raises(CorruptData) as error:
+        load_mnist(train=False, root=tmp_path, download=False)
+    message = str(error.value)
+    assert str(raw / name) in message and md5 in message and "its content was changed" in message
+    assert data.DOWNLOAD_COMMAND in message and "TUTORIAL_DATA" in message
+
+
+def test_the_md5_is_computed_once_per_version_of_a_file(tmp_path, mnist_available, private_cache, monkeypatch):
+    raw = _copy_mnist(mnist_available, tmp_path, lambda path: None)
+    computed = []
+    real_md5 = data._md5
+    monkeypatch.setattr(data, "_md5", lambda path: computed.append(path.name) or real_md5(path))
+    load_mnist(train=False, root=tmp_path, limit=5)
+    assert sorted(computed) == ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    monkeypatch.setattr(data, "_MD5_MEMO", {})  # a new session: the verdicts come from the cache file
+    load_mnist(train=False, root=tmp_path, limit=5)
+    assert len(computed) == 2 and private_cache.is_file()
+    assert not any(p.name.endswith(".json") for p in raw.iterdir())  # the data folder may be read-only
+    os.utime(raw / "t10k-labels-idx1-ubyte", ns=(1, 1))  # a changed file (its mtime) is checked again
+    load_mnist(train=False, root=tmp_path, limit=5)
+    assert computed[2:] == ["t10k-labels-idx1-ubyte"]
+
+
+def test_an_unwritable_cache_only_costs_time(tmp_path, mnist_available, monkeypatch):
+    (tmp_path / "cache").write_text("a file where the cache folder would go")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(data, "_MD5_MEMO", {})
+    _copy_mnist(mnist_available, tmp_path / "d", lambda path: None)
+    assert len(load_mnist(train=False, root=tmp_path / "d", limit=3)) == 3
+
+
+def test_labels_outside_0_to_9_are_refused_even_with_a_matching_md5(tmp_path, mnist_available, private_cache):
+    from tutorial_lib.data import CorruptData
+
+    raw = _copy_mnist(mnist_available, tmp_path, _labels_200)
+    (raw / "MD5SUMS").write_text(f"{data._md5(raw / 't10k-labels-idx1-ubyte')}  t10k-labels-idx1-ubyte\n")
+    with pytest.raises(CorruptData, match=r"t10k-labels-idx1-ubyte is damaged \(10,000 of its labels lie outside "
+                                          r"0\.\.9, e\.g\. 200\)"):
+        load_mnist(train=False, root=tmp_path, download=False)
+
+
+def test_the_published_md5s_are_those_of_the_real_files(mnist_available, private_cache):
+    raw = mnist_available / "MNIST" / "raw"
+    for name in MNIST_FILES:
+        assert data._md5(raw / name) == data.MNIST_MD5[name]
+
+
+@pytest.mark.parametrize("missing", [["t10k-labels-idx1-ubyte"], ["train-images-idx3-ubyte", "t10k-images-idx3-ubyte"]])
+def test_a_missing_idx_file_is_named_with_the_fix(tmp_path, monkeypatch, missing):
+    monkeypatch.setenv("TUTORIAL_OFFLINE", "1")
+    root = fake_mnist(tmp_path)
+    for name in missing:
+        (root / "MNIST" / "raw" / name).unlink()
+    with pytest.raises(FileNotFoundError) as error:
+        load_mnist(root=root)
+    message = str(error.value)
+    assert "incomplete" in message and all(name in message for name in missing)
+    assert f"{'is' if len(missing) == 1 else 'are'} missing" in message
+    assert data.DOWNLOAD_COMMAND in message and "TUTORIAL_DATA" in message

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -296,7 +297,10 @@ HOLDER = textwrap.dedent("""
 
 def start_holder(path):
     process = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
-    assert process.stdout.readline().strip() == "locked"
+    lines = [process.stdout.readline().strip()]
+    while lines[-1] and lines[-1] != "locked":  # notes the lock prints first, e.g. on removing a planted link
+        lines.append(process.stdout.readline().strip())
+    assert lines[-1] == "locked", lines
     return process
 
 
@@ -361,3 +365,206 @@ def test_describe_data_tells_loaders_and_tensors_apart():
     assert same == describe_data(DataLoader(TensorDataset(a.clone()), batch_size=4)) and same != other
     assert same["batch_size"] == 4 and same["samples"] == 20
     assert describe_data(a) == describe_data(a.clone()) != describe_data(a[:19])
+
+
+# ---- a lock file this code did not create is never written through nor shown ----
+
+SECRET = "SECRET: the learner's private notes " * 20  # 720 bytes, more than the 300 a lock note would show
+
+
+def plant(tmp_path, how):
+    """A file `.vae.pt.lock` planted by someone else, `how` it points at `secret.txt`; returns the secret's state."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text(SECRET)
+    lock = tmp_path / ".vae.pt.lock"
+    if how == "symlink":
+        lock.symlink_to(secret)
+    elif how == "dangling symlink":
+        lock.symlink_to(tmp_path / "nowhere" / "target.txt")
+    elif how == "hard link":
+        os.link(secret, lock)
+    else:  # a stale file with content that is not a lock's
+        lock.write_bytes(b"\x00\xff binary junk " * 40)
+    return secret, fingerprint(secret)
+
+
+@pytest.mark.parametrize("how", ["symlink", "dangling symlink", "hard link", "junk"])
+def test_a_planted_lock_file_is_never_written_through_nor_printed(tmp_path, capsys, how):
+    secret, before = plant(tmp_path, how)
+    with CheckpointLock(tmp_path / "vae.pt") as lock:
+        info = os.lstat(lock.file)
+        assert not os.path.islink(lock.file) and info.st_nlink == 1  # a lock of its own, not the planted file
+        assert fingerprint(secret) == before
+    assert train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=tmp_path / "vae.pt", device="cpu").epochs == 1
+    assert fingerprint(secret) == before and secret.read_text() == SECRET  # untouched: content and mtime
+    assert not (tmp_path / "nowhere").exists()  # a dangling link's target is not created
+    out = capsys.readouterr().out
+    assert "SECRET" not in out and "junk" not in out
+    assert not (tmp_path / ".vae.pt.lock").exists()  # released
+
+
+def test_a_live_lock_is_still_respected_after_a_planted_one_was_removed(tmp_path):
+    plant(tmp_path, "symlink")
+    holder = start_holder(tmp_path / "vae.pt")
+    try:
+        with pytest.raises(CheckpointLocked, match=f"pid {holder.pid}"):
+            CheckpointLock(tmp_path / "vae.pt")
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+
+
+def test_the_lock_note_shows_only_a_lock_text(tmp_path, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    note = f"pid {dead.stdout.strip()} on somewhere since 00:00:00"
+    (tmp_path / ".a.pt.lock").write_text(note)
+    CheckpointLock(tmp_path / "a.pt").release()
+    assert f"no longer runs ({note})" in capsys.readouterr().out
+    (tmp_path / ".b.pt.lock").write_text(note + " and then some secret text")
+    CheckpointLock(tmp_path / "b.pt").release()
+    out = capsys.readouterr().out
+    assert "Taking over" in out and "secret" not in out and note not in out
+
+
+def test_the_lock_file_is_created_exclusively_and_never_followed(tmp_path, monkeypatch):
+    flags = []
+    real_open = os.open
+
+    def spy(path, flag, *args):
+        if str(path).endswith(".lock"):
+            flags.append(flag)
+        return real_open(path, flag, *args)
+
+    monkeypatch.setattr(checkpoints.os, "open", spy)
+    CheckpointLock(tmp_path / "x.pt").release()
+    assert flags and all(f & os.O_NOFOLLOW for f in flags)
+    assert flags[0] & os.O_CREAT and flags[0] & os.O_EXCL and not flags[0] & os.O_TRUNC
+
+
+# ---- checkpoint paths are checked before training ----
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_a_bad_checkpoint_path_is_refused_before_any_training(tmp_path, where):
+    (tmp_path / "notes.txt").write_text("notes")
+    path = tmp_path if where == "a folder" else tmp_path / "notes.txt" / "vae.pt"
+    model = tiny_vae()
+    before = [p.detach().clone() for p in model.parameters()]
+    kind = IsADirectoryError if where == "a folder" else NotADirectoryError
+    with pytest.raises(kind, match="is a folder; a checkpoint is a file" if where == "a folder" else
+                       "lies under .*notes.txt, which is a file"):
+        train_vae(model, tiny_data(), epochs=1, checkpoint=path, device="cpu")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no step was trained
+    assert (tmp_path / "notes.txt").read_text() == "notes"
+
+
+def test_a_tilde_is_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = save_checkpoint("~/runs/m.pt", value=torch.tensor(1.0))
+    assert path == tmp_path / "runs" / "m.pt" and not (tmp_path / "~").exists()
+    assert load_checkpoint("~/runs/m.pt")["value"] == 1.0
+    with CheckpointLock("~/runs/m.pt") as lock:
+        assert lock.file == tmp_path / "runs" / ".m.pt.lock"
+
+
+# ---- a full disk ----
+
+@pytest.mark.parametrize("how", ["raises", "short write", "writes nothing"])
+def test_a_full_disk_is_said_in_words_and_keeps_the_old_file(tmp_path, monkeypatch, how):
+    import errno
+
+    path = save_checkpoint(tmp_path / "model.pt", value=torch.arange(10.0))
+    real_write, calls = os.write, []
+
+    def full(fd, data):
+        calls.append(len(data))
+        if how == "writes nothing":
+            return 0
+        if how == "short write" and len(calls) == 1:
+            return real_write(fd, bytes(data)[:len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoints.os, "write", full)
+    with pytest.raises(OSError) as error:
+        save_checkpoint(path, value=torch.zeros(100_000))
+    monkeypatch.undo()
+    message = str(error.value)
+    assert error.value.errno == errno.ENOSPC and "disk is full" in message and str(path) in message
+    assert "unexpected pos" not in message and "0.4 MB" in message  # what the checkpoint needs
+    assert torch.equal(load_checkpoint(path)["value"], torch.arange(10.0))
+    assert os.listdir(tmp_path) == ["model.pt"]  # no temporary file left behind
+
+
+# ---- a learner's own torch.save file is explained, not called old or damaged ----
+
+def test_resuming_from_a_learners_own_state_dict_explains_and_changes_nothing(tmp_path):
+    path = tmp_path / "vae.pt"
+    torch.save(tiny_vae().state_dict(), path)
+    before = fingerprint(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "older version" warning either
+        with pytest.raises(RunMismatch) as error:
+            train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=path, device="cpu")
+    message = str(error.value)
+    assert "not written by the course's training functions" in message and "torch.save" in message
+    assert "older version" not in message and "delete" not in message
+    assert fingerprint(path) == before
+    assert train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=path, device="cpu", resume=False).epochs == 1
+
+
+def test_a_checkpoint_of_an_older_version_still_only_warns(tmp_path):
+    path = save_checkpoint(tmp_path / "old.pt", kind="vae", model=tiny_vae().state_dict(),
+                           history=train.History().state_dict())
+    with pytest.warns(UserWarning, match="older version of the course"):
+        checkpoints.check_same_run(path, None, {"lr": 1e-3})
+
+
+# ---- a killed save's temporary file does not stay forever ----
+
+KILLED_SAVE = textwrap.dedent("""
+    import sys, time, torch
+    from tutorial_lib import checkpoints
+    real = torch.save
+
+    def save_then_hang(obj, file):
+        real(obj, file)        # every byte is written...
+        print("written", flush=True)
+        time.sleep(120)        # ...and the process is killed before the rename
+
+    torch.save = save_then_hang
+    checkpoints.save_checkpoint(sys.argv[1], value=torch.zeros(50_000))
+""")
+
+
+def test_a_killed_saves_temporary_file_is_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "model.pt"
+    writer = subprocess.Popen([sys.executable, "-c", KILLED_SAVE, str(path)], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "written"
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    left = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].stat().st_size > 200_000  # the full-size temporary of the killed save
+    save_checkpoint(path, value=torch.ones(2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]
+
+
+def test_cleaning_temporaries_spares_live_writers_links_and_other_files(tmp_path):
+    import socket
+
+    host = checkpoints._host()
+    alive = tmp_path / f".model.pt.{host}-{os.getppid()}.abc.tmp"  # a running process's save in progress
+    alive.write_bytes(b"x")
+    elsewhere = tmp_path / f".model.pt.another-host-77.abc.tmp"  # another machine's save, recent: cannot tell
+    elsewhere.write_bytes(b"x")
+    old = tmp_path / f".model.pt.another-host-78.abc.tmp"  # a day old: stale whoever wrote it
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    other = tmp_path / f".other.pt.{host}-999999.abc.tmp"  # another checkpoint's: not this save's business
+    other.write_bytes(b"x")
+    target = tmp_path / "keep.txt"
+    target.write_text("keep")
+    link = tmp_path / f".model.pt.{host}-999999.abd.tmp"  # a symlink with a dead pid's name: never followed
+    link.symlink_to(target)
+    removed = checkpoints.clean_stale_temporaries(tmp_path / "model.pt")
+    assert removed == [old]
+    assert alive.exists() and elsewhere.exists() and other.exists() and link.is_symlink()
+    assert target.read_text() == "keep" and socket.gethostname()

@@ -43,6 +43,38 @@ def test_get_device_rejects_unavailable(monkeypatch):
         runtime.get_device("mps")
 
 
+@pytest.mark.parametrize("value, cuda, gpus, mps, fragment", [
+    ("tpu", False, 0, False, "Unknown device: TUTORIAL_DEVICE='tpu' is not a device"),
+    ("gpu", True, 2, False, "the choices here are 'cpu', 'cuda' ('cuda:0' to 'cuda:1')"),
+    ("cuda", False, 0, True, "TUTORIAL_DEVICE='cuda' asks for an NVIDIA GPU, but torch.cuda.is_available() is False"),
+    ("cuda:2", True, 2, False, "TUTORIAL_DEVICE='cuda:2' asks for GPU number 2, but this machine has 2"),
+    ("mps", False, 0, False, "TUTORIAL_DEVICE='mps' asks for Apple's MPS backend"),
+])
+def test_a_bad_tutorial_device_names_the_variable_its_value_and_the_choices(monkeypatch, value, cuda, gpus, mps,
+                                                                            fragment):
+    monkeypatch.setenv("TUTORIAL_DEVICE", value)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: gpus)
+    monkeypatch.setattr(runtime, "_mps_available", lambda: mps)
+    with pytest.raises(ValueError) as error:
+        runtime.get_device()
+    message = str(error.value)
+    assert fragment in message and "'cpu'" in message
+    assert "set TUTORIAL_DEVICE to one of these, or unset it" in message
+    choices = message.split("the choices here are ")[1]
+    assert ("'mps'" in choices) == mps and ("'cuda'" in choices) == cuda  # only what this machine offers
+
+
+def test_an_explicit_device_error_does_not_blame_the_variable(monkeypatch):
+    monkeypatch.delenv("TUTORIAL_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError) as error:
+        runtime.get_device("cuda")
+    assert "TUTORIAL_DEVICE" not in str(error.value) and "pass one of these, or None" in str(error.value)
+    monkeypatch.setenv("TUTORIAL_DEVICE", "  ")  # blank: as if unset
+    assert runtime.get_device() == torch.device("cpu")
+
+
 def test_seed_everything_makes_all_generators_repeat():
     def draw():
         return random.random(), np.random.rand(), torch.rand(3)

@@ -2,9 +2,12 @@
 
 Run ``python -m tutorial_lib.data`` to download MNIST into the course's ``data/`` folder.
 """
+import hashlib
+import json
 import math
 import os
 import socket
+import tempfile
 from pathlib import Path
 
 import torch
@@ -16,6 +19,10 @@ MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 #: The size in bytes of each uncompressed idx file (a 16- or 8-byte header, then one byte per pixel or label).
 MNIST_SIZES = dict(zip(MNIST_FILES, (47_040_016, 60_008, 7_840_016, 10_008)))
+#: The MD5 of each uncompressed idx file as published (the files torchvision downloads and unpacks); an ``MD5SUMS``
+#: file beside the idx files, when there is one, takes precedence.
+MNIST_MD5 = dict(zip(MNIST_FILES, ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
+                                   "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637")))
 BINARIZE_MODES = (None, "static", "dynamic")
 DOWNLOAD_COMMAND = "python -m tutorial_lib.data"
 
@@ -56,8 +63,18 @@ def _check_size(name, value, allow_none=False, allow_zero=False):
         raise ValueError(f"{name} must be {kind} integer{' or None' if allow_none else ''}, got {value!r}")
 
 
+def missing_mnist_files(root):
+    """The idx files of MNIST that `root`/MNIST/raw lacks (all four when the folder is missing)."""
+    raw = Path(root) / "MNIST" / "raw"
+    return [name for name in MNIST_FILES if not (raw / name).is_file()]
+
+
 def _missing_mnist_message(root: Path, reason: str) -> str:
-    return (f"MNIST was not found under {root / 'MNIST' / 'raw'} ({reason}).\n"
+    missing = missing_mnist_files(root)
+    what = (f"MNIST was not found under {root / 'MNIST' / 'raw'}" if len(missing) == len(MNIST_FILES) else
+            f"MNIST under {root / 'MNIST' / 'raw'} is incomplete: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing")
+    return (f"{what} ({reason}).\n"
             f"Fix it one of these ways:\n"
             f"  - download it (needs internet):   {DOWNLOAD_COMMAND}\n"
             f"  - point the course at a folder that holds MNIST/raw/ with its four idx files:\n"
@@ -75,15 +92,23 @@ def _recorded_md5(path: Path):
         for line in sums.read_text().splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[1].lstrip("*") == path.name:
-                return parts[0]
-    except OSError:
+                return parts[0].lower()
+    except (OSError, UnicodeDecodeError):
         pass
     return None
 
 
-def _md5(path: Path) -> str:
-    import hashlib
+def _expected_md5(path: Path):
+    """(MD5, where it comes from) for an idx file: its line in MD5SUMS beside it, else the published MD5."""
+    recorded = _recorded_md5(path)
+    if recorded:
+        return recorded, f"recorded in {path.parent / 'MD5SUMS'}"
+    if path.name in MNIST_MD5:
+        return MNIST_MD5[path.name], "the published MNIST file's"
+    return None, ""
 
+
+def _md5(path: Path) -> str:
     digest = hashlib.md5()
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
@@ -91,10 +116,52 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _cache_file() -> Path:
+    """Where verified MD5s are remembered: a user cache folder (the data folder may be read-only)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tutorial_lib" / "mnist_md5.json"
+
+
+_MD5_MEMO = {}
+
+
+def _file_md5(path: Path) -> str:
+    """The MD5 of `path`, computed once per version of the file: remembered by its size and modification time, in
+    memory and in `_cache_file()` (when that is writable), so that only the first read pays for it."""
+    path = Path(os.path.abspath(path))
+    info = path.stat()
+    key, stamp = str(path), [info.st_size, info.st_mtime_ns, info.st_ino]
+    if _MD5_MEMO.get(key, (None,))[0] == stamp:
+        return _MD5_MEMO[key][1]
+    cache = _cache_file()
+    try:
+        known = json.loads(cache.read_text())
+        if not isinstance(known, dict):
+            known = {}
+    except (OSError, ValueError):
+        known = {}
+    entry = known.get(key)
+    if isinstance(entry, dict) and entry.get("stamp") == stamp and isinstance(entry.get("md5"), str):
+        md5 = entry["md5"]
+    else:
+        md5 = _md5(path)
+        known = {name: entry for name, entry in known.items() if os.path.exists(name)}  # forget deleted files
+        known[key] = {"stamp": stamp, "md5": md5}
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            handle, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".mnist_md5.", suffix=".tmp")
+            with os.fdopen(handle, "w") as file:
+                json.dump(known, file)
+            os.replace(tmp, cache)
+        except OSError:
+            pass  # no writable cache: the MD5 is computed again in the next session
+    _MD5_MEMO[key] = (stamp, md5)
+    return md5
+
+
 def _corrupt(path: Path, reason: str) -> CorruptData:
-    expected = _recorded_md5(path)
-    md5 = (f" Its MD5 should be {expected} (recorded in {path.parent / 'MD5SUMS'}; check with `md5sum {path}`)."
-           if expected else "")
+    expected, source = _expected_md5(path)
+    md5 = f" Its MD5 should be {expected} ({source}; check with `md5sum {path}`)." if expected else ""
     return CorruptData(f"The MNIST file {path} is damaged ({reason}).{md5}\nFix it one of these ways:\n"
                        f"  - delete {path.parent} and download MNIST again (needs internet):   {DOWNLOAD_COMMAND}\n"
                        "  - point the course at a folder with an intact MNIST/raw/:   "
@@ -102,22 +169,26 @@ def _corrupt(path: Path, reason: str) -> CorruptData:
 
 
 def check_mnist_files(root, train=True):
-    """Raise `CorruptData` naming the file when an idx file of the split has the wrong size (truncated or padded)."""
+    """Raise `CorruptData` naming the file when an idx file of the split has the wrong size (truncated or padded)
+    or the wrong MD5 (changed content; MD5SUMS beside the files, else `MNIST_MD5`). The MD5 of each version of a
+    file is computed once and remembered (see `_file_md5`)."""
     raw = Path(root) / "MNIST" / "raw"
-    for name in MNIST_FILES[:2] if train else MNIST_FILES[2:]:
+    names = MNIST_FILES[:2] if train else MNIST_FILES[2:]
+    for name in names:
         size = (raw / name).stat().st_size
         if size != MNIST_SIZES[name]:
             raise _corrupt(raw / name, f"it holds {size:,} bytes instead of {MNIST_SIZES[name]:,}: truncated or "
                                        "overwritten")
+    for name in names:
+        expected, _ = _expected_md5(raw / name)
+        actual = _file_md5(raw / name)
+        if expected and actual != expected:
+            raise _corrupt(raw / name, f"its size is right but its MD5 is {actual}: its content was changed")
 
 
 def _damaged_file(root, train, error):
-    """The CorruptData for a read that failed although the sizes are right: the file whose MD5 is wrong."""
+    """The CorruptData for a read that failed although the sizes and MD5s are right."""
     raw = Path(root) / "MNIST" / "raw"
-    for name in MNIST_FILES[:2] if train else MNIST_FILES[2:]:
-        expected = _recorded_md5(raw / name)
-        if expected is not None and _md5(raw / name) != expected:
-            return _corrupt(raw / name, f"its MD5 is {_md5(raw / name)}; reading it failed with: {error}")
     return _corrupt(raw / (MNIST_FILES[0] if train else MNIST_FILES[2]), f"reading it failed with: {error}")
 
 
@@ -197,6 +268,10 @@ def load_mnist(train=True, binarize=None, limit=None, root=None, download=None) 
     except Exception as error:  # torchvision's errors for a damaged idx file vary (RuntimeError, AssertionError, ...)
         raise _damaged_file(root, train, error) from None
     images, labels = raw.data, raw.targets
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) > 9):
+        bad = labels[(labels < 0) | (labels > 9)]
+        raise _corrupt(Path(root) / "MNIST" / "raw" / (MNIST_FILES[1] if train else MNIST_FILES[3]),
+                       f"{len(bad):,} of its labels lie outside 0..9, e.g. {int(bad[0])}")
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     images = images.unsqueeze(1).float().div_(255.0)

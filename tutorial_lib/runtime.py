@@ -30,30 +30,51 @@ def get_device(prefer=None) -> torch.device:
     """The device to train on: ``cuda``, then ``mps``, else ``cpu``.
 
     prefer: None (pick automatically; the ``TUTORIAL_DEVICE`` variable may name one), or
-    ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, or a ``torch.device``.
+    ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, or a ``torch.device``. An unknown or unavailable device is a
+    ValueError that names it (and the variable, when it came from ``TUTORIAL_DEVICE``) and the valid choices.
     """
+    source = None
     if prefer is None:
-        prefer = os.environ.get("TUTORIAL_DEVICE") or None
+        prefer = os.environ.get("TUTORIAL_DEVICE", "").strip() or None
+        source = "TUTORIAL_DEVICE" if prefer is not None else None
     if prefer is None:
         if torch.cuda.is_available():
             return torch.device("cuda")
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
+    shown = f"{source}={prefer!r}" if source else repr(prefer)
+    asked = shown if source else f"Device {shown}"
+    way_out = (f"set {source} to one of these, or unset it to pick the best available device"
+               if source else "pass one of these, or None to pick the best available device")
     try:
         device = torch.device(prefer)
-    except (RuntimeError, TypeError):
+    except (RuntimeError, TypeError, ValueError):
         device = None
     if device is None or device.type not in _DEVICES:
-        raise ValueError(f"Unknown device {prefer!r}: use one of {_DEVICES} (e.g. 'cuda:0'), "
-                         "or None to pick the best available one.")
+        raise ValueError(f"Unknown device: {shown} is not a device the course can "
+                         f"use; the choices here are {_choices()}: {way_out}.")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("Device 'cuda' was asked for, but torch.cuda.is_available() is False on this machine; "
-                         "use get_device() to fall back to the CPU.")
+        raise ValueError(f"{asked} asks for an NVIDIA GPU, but torch.cuda.is_available() is False on this machine; "
+                         f"the choices here are {_choices()}: {way_out}.")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"{asked} asks for GPU number {device.index}, but this machine has "
+                         f"{torch.cuda.device_count()}; the choices here are {_choices()}: {way_out}.")
     if device.type == "mps" and not _mps_available():
-        raise ValueError("Device 'mps' was asked for, but Apple's MPS backend is not available here; "
-                         "use get_device() to fall back to the CPU.")
+        raise ValueError(f"{asked} asks for Apple's MPS backend, which is not available here; the choices here are "
+                         f"{_choices()}: {way_out}.")
     return device
+
+
+def _choices() -> str:
+    """The devices this machine offers, in words: 'cpu', 'cuda' (and 'cuda:N'), 'mps'."""
+    names = ["'cpu'"]
+    if torch.cuda.is_available():
+        names.append("'cuda'" + (f" ('cuda:0' to 'cuda:{torch.cuda.device_count() - 1}')"
+                                 if torch.cuda.device_count() > 1 else ""))
+    if _mps_available():
+        names.append("'mps'")
+    return ", ".join(names)
 
 
 def seed_everything(seed: int) -> int:
