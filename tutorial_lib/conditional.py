@@ -11,8 +11,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .gan import DCGANDiscriminator, DCGANGenerator, _latent, _Sampler, discriminator_loss, generator_loss
-from .vae import _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
+from . import validate
+from .gan import (DCGANDiscriminator, DCGANGenerator, _check_positive_int, _latent, _Sampler, discriminator_loss,
+                  generator_loss)
+from .vae import _check_gaussian, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
 from .vae import _mlp as _vae_mlp
 
 NUM_CLASSES = 10
@@ -33,6 +35,11 @@ def check_labels(labels, n=None):
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= NUM_CLASSES):
         raise ValueError(f"labels must be digits 0..9, got values from {int(labels.min())} to {int(labels.max())}")
     return labels.long()
+
+
+def _check_images(x):
+    """Images x for an encoder or a discriminator: N x 1 x 28 x 28 in [0, 1] (NaN is left to the loss's guard)."""
+    validate.images(x, "x", check_finite=False)
 
 
 def one_hot(labels):
@@ -86,6 +93,7 @@ class CVAE(nn.Module):
 
     def decode(self, z, labels):
         """z N x latent_dim, labels (N,) -> Bernoulli logits N x 1 x 28 x 28."""
+        validate.latents(z, self.latent_dim)
         return self.decoder(torch.cat([z, one_hot(check_labels(labels, len(z))).to(z)], dim=1))
 
     def forward(self, x, labels):
@@ -125,8 +133,7 @@ class ConditionalGenerator(_Sampler):
         self.net = DCGANGenerator(latent_dim + NUM_CLASSES, width)
 
     def forward(self, z, labels):
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
+        validate.latents(z, self.latent_dim, "noise")
         return self.net(torch.cat([z, one_hot(check_labels(labels, len(z))).to(z)], dim=1))
 
     def sample(self, n, labels=None, generator=None):
@@ -150,7 +157,7 @@ class ConditionalDiscriminator(nn.Module):
         nn.init.normal_(self.embed.weight, std=0.01)
 
     def forward(self, x, labels):
-        _check_images(x)
+        _check_images(x)  # in [0, 1]: it rescales to [-1, 1] itself
         labels = check_labels(labels, len(x)).to(x.device)
         h = self.net.net[:-1](x * 2 - 1)                      # the DCGAN discriminator's features, N x (2 width 49)
         return self.net.net[-1](h).squeeze(1) + (self.embed(labels) * h).sum(dim=1)
@@ -197,6 +204,7 @@ class VAEGAN(nn.Module):
 def discriminator_features(discriminator, x):
     """The DCGAN discriminator's hidden features of images x (after its second convolution): N x (2 width * 49).
     The VAE-GAN measures reconstructions here instead of pixel by pixel."""
+    _check_images(x)
     return discriminator.net[:4](x * 2 - 1).flatten(1)
 
 
@@ -206,8 +214,9 @@ def free_bits_kl(mu, logvar, free_bits):
     """The free-bits KL term (Kingma et al. 2016): sum over latent dimensions d of max(free_bits, KL_d), where
     KL_d is dimension d's KL(q || N(0, 1)) averaged over the batch. mu, logvar: N x D. Returns a scalar.
     Below `free_bits` nats a dimension's KL costs nothing more, so the optimizer has no reason to switch it off."""
-    if not free_bits >= 0:
+    if isinstance(free_bits, bool) or not free_bits >= 0:
         raise ValueError(f"free_bits must be >= 0 nats, got {free_bits!r}")
+    _check_gaussian(mu, logvar)
     per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
     return per_dim.clamp_min(free_bits).sum()
 
@@ -215,8 +224,9 @@ def free_bits_kl(mu, logvar, free_bits):
 def kl_weight(step, warmup_steps, beta=1.0):
     """KL annealing (Bowman et al. 2016): the KL term's weight at `step` (0-based), rising linearly from
     beta / warmup_steps to beta over the first `warmup_steps` steps, then beta (no warm-up for warmup_steps = 0)."""
-    if warmup_steps < 0 or step < 0:
-        raise ValueError(f"step and warmup_steps must be >= 0, got {step!r} and {warmup_steps!r}")
+    if warmup_steps < 0 or step < 0 or not 0 <= beta < math.inf:
+        raise ValueError(f"step and warmup_steps must be >= 0 and beta a finite number >= 0, got step={step!r}, "
+                         f"warmup_steps={warmup_steps!r}, beta={beta!r}")
     return beta if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
 
 
@@ -246,6 +256,7 @@ class CollapseVAE(nn.Module):
 
     def decode(self, z, x):
         """Bernoulli logits N x 1 x 28 x 28 of each pixel given z and (autoregressive) the pixels before it in x."""
+        validate.latents(z, self.latent_dim)
         logits = self.decoder(z)
         if self.autoregressive is not None:
             logits = logits + F.linear(x.flatten(1), self.autoregressive.weight * self.mask, self.autoregressive.bias)
@@ -273,6 +284,7 @@ class CollapseVAE(nn.Module):
 def collapse_iwae_bound(model, x, k):
     """The IWAE bound (k samples, nats, (N,)) of a `CollapseVAE` on binary images x: the notebook 02 bound with
     the autoregressive decoder's teacher-forced logits."""
+    _check_positive_int("k", k)
     _check_pixels(x)
     mu, logvar = model.encode(x)
     eps = torch.randn(k, *mu.shape, dtype=mu.dtype)
@@ -302,6 +314,7 @@ def train_collapse(model, images, epochs, beta=1.0, warmup_steps=0, free_bits=No
     `collapse_elbo`). Returns a dict of per-step lists
     ``loss`` (-ELBO) and ``kl``, and ``steps``, ``seconds``."""
     _check_pixels(images)
+    _check_run(epochs, batch_size, "epochs")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     history, step, start = {"loss": [], "kl": []}, 0, time.perf_counter()
@@ -334,6 +347,7 @@ def label_accuracy(images, labels, batch_size=500):
 
 def label_accuracy_from_probabilities(probs, labels):
     """The share of rows of `probs` (N x 10 class probabilities) whose most probable class is `labels` (N,): a float."""
+    probs = validate.points(probs, "probs", dim=None)  # N x C, finite (the argmax needs no normalization)
     labels = check_labels(labels, len(probs))
     return float((probs.argmax(dim=1) == labels.to(probs.device)).double().mean())
 
@@ -360,9 +374,19 @@ def generate_labelled(model, labels, seed=0, batch_size=1000):
 
 # ---- training loops for the shipped models (scripts/train_conditional.py, notebook 08's live versions) ----
 
+def _check_run(length, batch_size, what="steps"):
+    """A run's length (`what`: steps or epochs, >= 0) and its batch size (>= 1), with a clear error."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"{what} must be a non-negative integer, got {length!r}")
+    _check_positive_int("batch_size", batch_size)
+
+
 def _batches(dataset, batch_size, generator):
     """An endless stream of (images, labels) mini-batches drawn without replacement epoch by epoch."""
     images, labels = dataset.images, dataset.labels
+    if batch_size > len(images):  # no full batch would ever come: the loop below would wait forever
+        raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(images)} images): use a smaller "
+                         "batch_size or more data (load_mnist's limit=).")
     while True:
         for index in torch.randperm(len(images), generator=generator).split(batch_size):
             if len(index) == batch_size:
@@ -372,6 +396,7 @@ def _batches(dataset, batch_size, generator):
 def train_cvae(model, dataset, steps, lr=1e-3, batch_size=128, beta=1.0, seed=0, binarize=True):
     """Train a `CVAE` for `steps` Adam steps on (images, labels) from `dataset` (e.g. ``load_mnist()``), images
     binarized afresh every batch when `binarize`. Returns {"loss": per-step -ELBO, "steps", "seconds"}."""
+    _check_run(steps, batch_size)
     g = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, start = {"loss": []}, time.perf_counter()
@@ -391,6 +416,8 @@ def train_cvae(model, dataset, steps, lr=1e-3, batch_size=128, beta=1.0, seed=0,
 def cgan_step(generator, discriminator, opt_g, opt_d, real, labels):
     """One alternating update of the conditional GAN (non-saturating loss): the discriminator on real and generated
     images of the same requested digits, then the generator. Returns (d_loss, g_loss) as floats."""
+    validate.images(real, "real")  # N x 1 x 28 x 28 in [0, 1], like the generator's images
+    labels = check_labels(labels, len(real))
     z = torch.randn(len(real), generator.latent_dim)
     fake = generator(z, labels)
     d_loss = discriminator_loss(discriminator(real, labels), discriminator(fake.detach(), labels))
@@ -411,6 +438,7 @@ def _adam(module, lr):
 def train_cgan(generator, discriminator, dataset, steps, lr=5e-4, batch_size=64, seed=0):
     """Train a conditional GAN for `steps` alternating updates (notebook 04's recipe: Adam 5e-4, betas (0.5, 0.999),
     batch 64, non-saturating loss). Returns {"d_loss", "g_loss": per step, "steps", "seconds"}."""
+    _check_run(steps, batch_size)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     opt_g, opt_d = _adam(generator, lr), _adam(discriminator, lr)
@@ -456,6 +484,7 @@ def vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, real, gamma=1e-2
 def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, gamma=1e-2, seed=0):
     """Train a `VAEGAN` with a `DCGANDiscriminator` for `steps` updates of `vae_gan_step` (Adam, betas (0.5, 0.999),
     the DCGAN's batch and learning rate). Returns per-step lists of the losses, "steps" and "seconds"."""
+    _check_run(steps, batch_size)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     encoder_params = [p for name, p in model.named_parameters() if not name.startswith("decoder.")]
