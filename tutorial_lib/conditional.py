@@ -14,9 +14,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import validate
-from .gan import (SHARED_NETWORK, DCGANGenerator, _latent, _maybe_sn, _Sampler, dcgan_body, discriminator_loss, gan_step,
-                  generator_loss)
-from .vae import VAE, _check_images, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
+from .gan import (SHARED_NETWORK, DCGANGenerator, _check_positive_int, _latent, _maybe_sn, _Sampler, dcgan_body,
+                  discriminator_loss, gan_step, generator_loss)
+from .vae import VAE, _check_gaussian, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
 from .vae import _mlp as _vae_mlp
 
 NUM_CLASSES = 10
@@ -37,6 +37,11 @@ def check_labels(labels, n=None):
     if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= NUM_CLASSES):
         raise ValueError(f"labels must be digits 0..9, got values from {int(labels.min())} to {int(labels.max())}")
     return labels.long()
+
+
+def _check_images(x):
+    """Images x for an encoder or a discriminator: N x 1 x 28 x 28 in [0, 1] (NaN is left to the loss's guard)."""
+    validate.images(x, "x", check_finite=False)
 
 
 def one_hot(labels):
@@ -90,6 +95,7 @@ class CVAE(nn.Module):
 
     def decode(self, z, labels):
         """z N x latent_dim, labels (N,) -> Bernoulli logits N x 1 x 28 x 28."""
+        validate.latents(z, self.latent_dim)
         return self.decoder(torch.cat([z, one_hot(check_labels(labels, len(z))).to(z)], dim=1))
 
     def forward(self, x, labels):
@@ -129,8 +135,7 @@ class ConditionalGenerator(_Sampler):
         self.net = DCGANGenerator(latent_dim + NUM_CLASSES, width)
 
     def forward(self, z, labels):
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
+        validate.latents(z, self.latent_dim, "noise")
         return self.net(torch.cat([z, one_hot(check_labels(labels, len(z))).to(z)], dim=1))
 
     def sample(self, n, labels=None, generator=None):
@@ -217,8 +222,9 @@ def free_bits_kl(mu, logvar, free_bits):
     """The free-bits KL term (Kingma et al. 2016): sum over latent dimensions d of max(free_bits, KL_d), where
     KL_d is dimension d's KL(q || N(0, 1)) averaged over the batch. mu, logvar: N x D. Returns a scalar.
     Below `free_bits` nats a dimension's KL costs nothing more, so the optimizer has no reason to switch it off."""
-    if not free_bits >= 0:
+    if isinstance(free_bits, bool) or not free_bits >= 0:
         raise ValueError(f"free_bits must be >= 0 nats, got {free_bits!r}")
+    _check_gaussian(mu, logvar)
     per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)
     return per_dim.clamp_min(free_bits).sum()
 
@@ -227,8 +233,9 @@ def kl_weight(step, warmup_steps, beta=1.0):
     """KL annealing (Bowman et al. 2016): the KL term's weight at `step` (0-based), beta * (step + 1) / warmup_steps
     during the first `warmup_steps` steps (from beta / warmup_steps up to beta at step warmup_steps - 1), then beta;
     beta at every step when warmup_steps = 0. A float."""
-    if warmup_steps < 0 or step < 0:
-        raise ValueError(f"step and warmup_steps must be >= 0, got {step!r} and {warmup_steps!r}")
+    if warmup_steps < 0 or step < 0 or not 0 <= beta < math.inf:
+        raise ValueError(f"step and warmup_steps must be >= 0 and beta a finite number >= 0, got step={step!r}, "
+                         f"warmup_steps={warmup_steps!r}, beta={beta!r}")
     return float(beta) if warmup_steps == 0 else beta * min(1.0, (step + 1) / warmup_steps)
 
 
@@ -258,6 +265,7 @@ class CollapseVAE(nn.Module):
 
     def decode(self, z, x):
         """Bernoulli logits N x 1 x 28 x 28 of each pixel given z and (autoregressive) the pixels before it in x."""
+        validate.latents(z, self.latent_dim)
         logits = self.decoder(z)
         if self.autoregressive is not None:
             logits = logits + F.linear(x.flatten(1), self.autoregressive.weight * self.mask, self.autoregressive.bias)
@@ -285,6 +293,7 @@ class CollapseVAE(nn.Module):
 def collapse_iwae_bound(model, x, k):
     """The IWAE bound (k samples, nats, (N,)) of a `CollapseVAE` on binary images x: the notebook 02 bound with
     the autoregressive decoder's teacher-forced logits."""
+    _check_positive_int("k", k)
     _check_pixels(x)
     mu, logvar = model.encode(x)
     eps = torch.randn(k, *mu.shape, dtype=mu.dtype)
@@ -316,6 +325,7 @@ def train_collapse(model, images, epochs, beta=1.0, warmup_steps=0, free_bits=No
     and ``steps``, ``seconds``."""
     _check_pixels(images)
     kl_weight_fn = kl_weight_fn or kl_weight
+    _check_run(epochs, batch_size, "epochs")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     history, step, start = {"loss": [], "kl": [], "weight": []}, 0, time.perf_counter()
@@ -349,6 +359,7 @@ def label_accuracy(images, labels, batch_size=500):
 
 def label_accuracy_from_probabilities(probs, labels):
     """The share of rows of `probs` (N x 10 class probabilities) whose most probable class is `labels` (N,): a float."""
+    probs = validate.points(probs, "probs", dim=None)  # N x C, finite (the argmax needs no normalization)
     labels = check_labels(labels, len(probs))
     return float((probs.argmax(dim=1) == labels.to(probs.device)).double().mean())
 
@@ -375,9 +386,19 @@ def generate_labelled(model, labels, seed=0, batch_size=1000):
 
 # ---- training loops for the shipped models (scripts/train_conditional.py, notebook 08's live versions) ----
 
+def _check_run(length, batch_size, what="steps"):
+    """A run's length (`what`: steps or epochs, >= 0) and its batch size (>= 1), with a clear error."""
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ValueError(f"{what} must be a non-negative integer, got {length!r}")
+    _check_positive_int("batch_size", batch_size)
+
+
 def _batches(dataset, batch_size, generator):
     """An endless stream of (images, labels) mini-batches drawn without replacement epoch by epoch."""
     images, labels = dataset.images, dataset.labels
+    if batch_size > len(images):  # no full batch would ever come: the loop below would wait forever
+        raise ValueError(f"batch_size={batch_size} is larger than the dataset ({len(images)} images): use a smaller "
+                         "batch_size or more data (load_mnist's limit=).")
     while True:
         for index in torch.randperm(len(images), generator=generator).split(batch_size):
             if len(index) == batch_size:
@@ -387,6 +408,7 @@ def _batches(dataset, batch_size, generator):
 def train_cvae(model, dataset, steps, lr=1e-3, batch_size=128, beta=1.0, seed=0, binarize=True):
     """Train a `CVAE` for `steps` Adam steps on (images, labels) from `dataset` (e.g. ``load_mnist()``), images
     binarized afresh every batch when `binarize`. Returns {"loss": per-step -ELBO, "steps", "seconds"}."""
+    _check_run(steps, batch_size)
     g = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, start = {"loss": []}, time.perf_counter()
@@ -406,6 +428,8 @@ def train_cvae(model, dataset, steps, lr=1e-3, batch_size=128, beta=1.0, seed=0,
 def cgan_step(generator, discriminator, opt_g, opt_d, real, labels):
     """One alternating update of the conditional GAN (non-saturating loss): the discriminator on real and generated
     images of the same requested digits, then the generator. Returns (d_loss, g_loss) as floats."""
+    validate.images(real, "real")  # N x 1 x 28 x 28 in [0, 1], like the generator's images
+    labels = check_labels(labels, len(real))
     z = torch.randn(len(real), generator.latent_dim)
     fake = generator(z, labels)
     d_loss = discriminator_loss(discriminator(real, labels), discriminator(fake.detach(), labels))
@@ -426,6 +450,7 @@ def _adam(module, lr):
 def train_cgan(generator, discriminator, dataset, steps, lr=5e-4, batch_size=64, seed=0):
     """Train a conditional GAN for `steps` alternating updates (notebook 04's recipe: Adam 5e-4, betas (0.5, 0.999),
     batch 64, non-saturating loss). Returns {"d_loss", "g_loss": per step, "steps", "seconds"}."""
+    _check_run(steps, batch_size)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     opt_g, opt_d = _adam(generator, lr), _adam(discriminator, lr)
@@ -484,6 +509,7 @@ def train_vae_gan(model, discriminator, dataset, steps, lr=5e-4, batch_size=64, 
     -> dict of floats`` (default `vae_gan_step`; notebook 08 passes the learner's); the loop draws prior_z ~ N(0, I)
     before each step. Returns per-step lists of the returned losses, "steps" and "seconds"."""
     step = step or vae_gan_step
+    _check_run(steps, batch_size)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     opt_enc, opt_dec, opt_d = vae_gan_optimizers(model, discriminator, lr)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import validate
+from .gan import _check_positive_int, _has_batch_norm
 from .gan import js_divergence, kl_divergence  # noqa: F401  (one place for KL and JSD on a grid: notebook 03)
 from .vae import _check_pixels
 
@@ -18,15 +20,25 @@ from .vae import _check_pixels
 # ---- densities on a grid ----
 
 def normal_density(x, mean, std):
-    """N(mean, std^2) density at the points x (a tensor; mean and std numbers or 0-dim tensors)."""
+    """N(mean, std^2) density at the points x (a tensor; mean and std numbers or 0-dim tensors; std > 0)."""
     x = torch.as_tensor(x, dtype=torch.float64)
+    for name, value, positive in (("mean", mean, False), ("std", std, True)):
+        try:
+            tensor = torch.as_tensor(value).detach()
+            ok = bool(torch.isfinite(tensor).all()) and (not positive or bool((tensor > 0).all()))
+        except (TypeError, ValueError, RuntimeError):
+            ok = False
+        if not ok:
+            what = " > 0 (a standard deviation, not a variance or its log)" if positive else ""
+            raise ValueError(f"{name} must be a finite number{what}, got {value!r}")
     return torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2 * math.pi))
 
 
 def mixture_density(x, means, stds, weights):
     """Density of the 1-D Gaussian mixture sum_k weights[k] N(means[k], stds[k]^2) at the points x."""
-    if not (len(means) == len(stds) == len(weights)) or abs(sum(weights) - 1) > 1e-9 or min(weights) < 0:
-        raise ValueError("means, stds and weights need one entry per component, weights >= 0 summing to 1")
+    if not (len(means) == len(stds) == len(weights) >= 1) or abs(sum(weights) - 1) > 1e-9 or min(weights) < 0:
+        raise ValueError("means, stds and weights need one entry per component (at least one), weights >= 0 "
+                         "summing to 1")
     return sum(w * normal_density(x, m, s) for m, s, w in zip(means, stds, weights))
 
 
@@ -38,6 +50,8 @@ def divergence_to_gaussian(p, x, mean, std, divergence):
     "reverse_kl" KL(q || p) or "jsd"."""
     if divergence not in DIVERGENCES:
         raise ValueError(f"Unknown divergence {divergence!r}: use one of {DIVERGENCES}")
+    p, x = torch.as_tensor(p), torch.as_tensor(x)
+    _check_grid(p, x)
     dx = float(x[1] - x[0])
     q = normal_density(x, mean, std)
     if divergence == "forward_kl":
@@ -47,6 +61,15 @@ def divergence_to_gaussian(p, x, mean, std, divergence):
     return js_divergence(p, q, dx)
 
 
+def _check_grid(p, x):
+    """A density p tabulated on an evenly spaced, increasing grid x of at least 2 points (the same shape)."""
+    if x.dim() != 1 or len(x) < 2 or p.shape != x.shape:
+        raise ValueError(f"p and x must be 1-D tensors of the same length >= 2 (a density tabulated on a grid), got "
+                         f"shapes {tuple(p.shape)} and {tuple(x.shape)}")
+    if not float(x[1] - x[0]) > 0:
+        raise ValueError("the grid x must be increasing (evenly spaced, x[1] > x[0])")
+
+
 def fit_gaussian(p, x, divergence, start=(0.0, 1.0)):
     """The Gaussian N(mean, std^2) closest to the density p (tabulated on the evenly spaced grid x) under
     `divergence` ("forward_kl", "reverse_kl" or "jsd"), found by Nelder-Mead over (mean, log std) from `start`.
@@ -54,9 +77,17 @@ def fit_gaussian(p, x, divergence, start=(0.0, 1.0)):
     from scipy.optimize import minimize
 
     x = torch.as_tensor(x, dtype=torch.float64)
+    if divergence not in DIVERGENCES:
+        raise ValueError(f"Unknown divergence {divergence!r}: use one of {DIVERGENCES}")
+    _check_grid(torch.as_tensor(p), x)
+    if not (len(start) == 2 and math.isfinite(start[0]) and 0 < start[1] < math.inf):
+        raise ValueError(f"start must be (mean, std) with a finite mean and a std > 0, got {start!r}")
 
     def loss(params):
-        value = float(divergence_to_gaussian(p, x, params[0], math.exp(params[1]), divergence))
+        std = math.exp(min(params[1], 700.0))
+        if not std > 0:  # exp underflowed: a Gaussian of width 0 has no density on the grid
+            return 1e6
+        value = float(divergence_to_gaussian(p, x, params[0], std, divergence))
         return value if math.isfinite(value) else 1e6
 
     result = minimize(loss, [start[0], math.log(start[1])], method="Nelder-Mead",
@@ -68,6 +99,9 @@ def grid_moments(p, x, dx):
     """The mean and standard deviation of the density p tabulated on the grid x (spacing dx), as floats: the
     Gaussian closest to p in forward KL(p || N(m, s^2)) (moment matching; `fit_gaussian`'s "forward_kl" optimum)."""
     p, x = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(x, dtype=torch.float64)
+    if p.shape != x.shape:
+        raise ValueError(f"p and x must have the same shape (p tabulated on the grid x), got {tuple(p.shape)} and "
+                         f"{tuple(x.shape)}")
     mean = float((p * x).sum() * dx)
     return mean, float(torch.sqrt((p * (x - mean) ** 2).sum() * dx))
 
@@ -126,6 +160,9 @@ def f_divergence(p, q, dx, name):
     """D_f(P || Q) = int q f(p / q) dx for densities on a grid (q > 0 wherever p > 0), `name` a key of F_DIVERGENCES."""
     entry = _f_divergence_entry(name)
     p, q = torch.as_tensor(p, dtype=torch.float64), torch.as_tensor(q, dtype=torch.float64)
+    if p.shape != q.shape:
+        raise ValueError(f"p and q must be tabulated on the same grid, got shapes {tuple(p.shape)} and "
+                         f"{tuple(q.shape)}")
     if bool(((q == 0) & (p > 0)).any()):
         raise ValueError("q must be > 0 wherever p > 0 (p must be absolutely continuous with respect to q)")
     keep = q > 0
@@ -137,6 +174,12 @@ def variational_bound(critic_on_p, critic_on_q, name):
     and of Q (N,). Equality when T = f'(p / q), the optimal critic."""
     entry = _f_divergence_entry(name)
     t_p, t_q = torch.as_tensor(critic_on_p, dtype=torch.float64), torch.as_tensor(critic_on_q, dtype=torch.float64)
+    validate.finite(t_p, "critic_on_p"), validate.finite(t_q, "critic_on_q")
+    low, high = entry.domain
+    if bool(((t_q < low) | (t_q > high)).any()):
+        raise ValueError(f"critic_on_q has values in [{float(t_q.min()):.4g}, {float(t_q.max()):.4g}], outside the "
+                         f"domain ({low:g}, {high:g}) of the conjugate f* of {entry.name}: map the critic's raw "
+                         "output into the domain with an output activation (Nowozin et al. 2016, Table 2).")
     return t_p.mean() - entry.conjugate(t_q).mean()
 
 
@@ -148,6 +191,9 @@ def wasserstein_1d(x, y):
     x, y = (torch.as_tensor(v, dtype=torch.float64).flatten() for v in (x, y))
     if len(x) == 0 or len(y) == 0:
         raise ValueError("wasserstein_1d needs at least one point in each sample")
+    for values, name in ((x, "x"), (y, "y")):
+        validate.finite(values, name, "W1 of a sample with NaN or infinite points is undefined: drop them, or fix "
+                                      "the model that made them (it has diverged).")
     if len(x) == len(y):
         return (x.sort().values - y.sort().values).abs().mean()
     points = torch.cat([x, y]).sort().values
@@ -162,6 +208,7 @@ class Critic1D(nn.Module):
 
     def __init__(self, hidden=64):
         super().__init__()
+        _check_positive_int("hidden", hidden)
         self.net = nn.Sequential(nn.Linear(1, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
                                  nn.Linear(hidden, 1))
         # Start from the constant critic f = 0: the first steps then move it towards the right sign. (From a random
@@ -183,7 +230,12 @@ def train_critic(x, y, method="gp", steps=500, clip=0.01, gp_weight=10.0, lr=1e-
 
     if method not in ("clip", "gp"):
         raise ValueError(f"method must be 'clip' or 'gp', got {method!r}")
+    _check_positive_int("batch_size", batch_size)
     x, y = torch.as_tensor(x, dtype=torch.float32).flatten(), torch.as_tensor(y, dtype=torch.float32).flatten()
+    for values, name in ((x, "x"), (y, "y")):
+        if len(values) == 0:
+            raise ValueError(f"{name} is empty: train_critic needs at least one point in each sample")
+        validate.finite(values, name, "drop the NaN or infinite points, or fix the model that made them.")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         critic = Critic1D(hidden)
@@ -207,6 +259,8 @@ def train_critic(x, y, method="gp", steps=500, clip=0.01, gp_weight=10.0, lr=1e-
 
 def lipschitz_constant(critic, lo, hi, n=2001):
     """The largest |f'(x)| of a 1-D critic on n evenly spaced points of [lo, hi] (by autograd)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not lo <= hi:
+        raise ValueError(f"need a positive number of points n and lo <= hi, got n={n!r}, lo={lo!r}, hi={hi!r}")
     x = torch.linspace(lo, hi, n).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(x).sum(), x)
     return float(grad.abs().max())
@@ -232,12 +286,17 @@ def train_gaussian_vae(model, images, epochs, log_sigma=None, lr=1e-3, batch_siz
     from .vae import gaussian_kl
 
     _check_pixels(images)
+    _check_positive_int("batch_size", batch_size)
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     g = torch.Generator().manual_seed(seed)
     losses, log_s = [], torch.tensor(0.0 if log_sigma is None else float(log_sigma))
     model.train()
     for _ in range(epochs):
         for index in torch.randperm(len(images), generator=g).split(batch_size):
+            if len(index) < 2 and _has_batch_norm(model):
+                continue  # an epoch's last batch of 1 image: batch norm cannot train on it (drop_last)
             x = images[index]
             logits, mu, logvar = model(x)
             mean = torch.sigmoid(logits)

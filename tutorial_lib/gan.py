@@ -111,9 +111,22 @@ def r1_penalty(discriminator, real):
 
 # ---- the optimal discriminator and the JSD, for densities tabulated on a grid (notebook 03) ----
 
+def _densities(p, q, names=("p", "q")):
+    """Two densities tabulated on the same grid: tensors of the same shape, finite and >= 0."""
+    p, q = torch.as_tensor(p), torch.as_tensor(q)
+    if p.shape != q.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must be tabulated on the same grid, got shapes {tuple(p.shape)} "
+                         f"and {tuple(q.shape)}")
+    for values, name in ((p, names[0]), (q, names[1])):
+        validate.finite(values, name, "a density on a grid must be finite.")
+        if bool((values < 0).any()):
+            raise ValueError(f"{name} must be a density (values >= 0), got a minimum of {float(values.min()):.3g}")
+    return p, q
+
+
 def optimal_discriminator(p_data, p_model):
     """D*(x) = p_data(x) / (p_data(x) + p_model(x)) elementwise; 1/2 where both densities are 0."""
-    p_data, p_model = torch.as_tensor(p_data), torch.as_tensor(p_model)
+    p_data, p_model = _densities(p_data, p_model, ("p_data", "p_model"))
     total = p_data + p_model
     return torch.where(total > 0, p_data / total.clamp_min(torch.finfo(total.dtype).tiny), torch.full_like(total, 0.5))
 
@@ -124,7 +137,11 @@ def value_function(d, p_data, p_model, dx):
     D is clipped to [eps, 1 - eps] (eps: the dtype's machine epsilon) so that a D* that rounds to exactly 1
     where p_model is only numerically nonzero (1e-30, say) adds a negligible term instead of -inf.
     """
-    d, p_data, p_model = torch.as_tensor(d), torch.as_tensor(p_data), torch.as_tensor(p_model)
+    p_data, p_model = _densities(p_data, p_model, ("p_data", "p_model"))
+    d = torch.as_tensor(d)
+    if d.shape != p_data.shape:
+        raise ValueError(f"d must be tabulated on the densities' grid, got shapes {tuple(d.shape)} and "
+                         f"{tuple(p_data.shape)}")
     eps = torch.finfo(d.dtype).eps
     d = d.clamp(eps, 1 - eps)
     return (torch.xlogy(p_data, d) + torch.xlogy(p_model, 1 - d)).sum() * dx
@@ -135,7 +152,7 @@ def js_divergence(p, q, dx):
 
     JSD(p || q) = KL(p || m) / 2 + KL(q || m) / 2 with m = (p + q) / 2; between 0 and log 2.
     """
-    p, q = torch.as_tensor(p), torch.as_tensor(q)
+    p, q = _densities(p, q)
     m = (p + q) / 2
     safe_m = m.clamp_min(torch.finfo(m.dtype).tiny)
     kl_p = (torch.xlogy(p, p) - torch.xlogy(p, safe_m)).sum() * dx
@@ -267,6 +284,11 @@ class DCGANGenerator(_Sampler):
         return 2 * self._last_layer(z)
 
 
+def _has_batch_norm(module):
+    """True when `module` holds a batch-norm layer, which needs at least 2 samples per batch in training mode."""
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
 def _check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -301,7 +323,7 @@ class DCGANDiscriminator(nn.Module):
                                  _maybe_sn(nn.Linear(2 * width * 7 * 7, 1), spectral_norm))
 
     def _checked(self, x):
-        validate.images(x, "x", shape=None, value_range=False, check_finite=False)
+        validate.images(x, "x", shape=None, check_finite=False)  # [0, 1]: it rescales to [-1, 1] itself
         channels = self.pack * self.image_channels
         if x.dim() != 4 or x.shape[1:] != (channels, 28, 28):
             raise ValueError(f"expected images N x {channels} x 28 x 28 (image_channels={self.image_channels}, "
@@ -331,6 +353,13 @@ def gan_step(generator, discriminator, opt_g, opt_d, real, loss="nonsaturating")
     loss: see the module docstring; "nonsaturating" (the default) is what the course trains with.
     """
     _check_kind(loss)
+    if torch.is_tensor(real) and real.dim() == 4:
+        validate.images(real, "real", shape=None, check_finite=False)  # in [0, 1], like the generator's images
+    else:
+        validate.points(real, "real", dim=None, check_finite=False, to_tensor=False, integers=False)
+    if len(real) < 2 and _has_batch_norm(generator):
+        raise ValueError("real holds 1 sample, but the generator has batch norm, which needs at least 2 samples per "
+                         "batch in training mode: use batches of at least 2 (a loader's last batch: drop_last=True).")
     generator.train()
     discriminator.train()
     with torch.no_grad():
@@ -353,9 +382,7 @@ def kl_divergence(p, q, dx):
     0 log 0 counts as 0; where q = 0 but p > 0 the divergence is infinite. Forward KL(p_data || q_model) is
     kl_divergence(p, q); reverse KL is kl_divergence(q, p) (notebooks 03 and 07).
     """
-    p, q = torch.as_tensor(p), torch.as_tensor(q)
-    if p.shape != q.shape:
-        raise ValueError(f"p and q must be tabulated on the same grid, got shapes {tuple(p.shape)} and {tuple(q.shape)}")
+    p, q = _densities(p, q)
     return (torch.xlogy(p, p) - torch.xlogy(p, q)).sum() * dx
 
 

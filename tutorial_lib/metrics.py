@@ -2,6 +2,7 @@
 own classifier, the VAE's NLL, and the questions the comparison asks (which digits, how sharp, copied or new).
 2-D mode coverage lives in `tutorial_lib.modes` (re-exported here as `mode_metrics`)."""
 import hashlib
+import math
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,7 @@ import torch
 from torch import nn
 
 from . import validate
+from .gan import _check_positive_int
 from .modes import HIGH_QUALITY_STDS, mode_metrics  # noqa: F401  (re-exported: the 2-D lessons' import)
 
 #: Where the course classifier's weights ship (package data) and where their SHA-256 is recorded.
@@ -107,14 +109,40 @@ def mnist_classifier():
     return model
 
 
-def _check_images(images, name="images", min_count=1):
+def _check_images(images, name="images", min_count=1, batch_size=None):
+    if batch_size is not None:
+        _check_positive_int("batch_size", batch_size)
     return validate.images(images, name, min_count=min_count)
+
+
+def _model_device(model, name, device=None):
+    """The device of `model`'s weights (the CPU for a model without any), checked against a `device` the caller
+    asked for: a model on one device with `device` naming another gets an error that says how to fix it."""
+    tensor = next(model.parameters(), None)
+    if tensor is None:
+        tensor = next(model.buffers(), None)
+    own = tensor.device if tensor is not None else torch.device("cpu")
+    if device is None:
+        return own
+    wanted = torch.device(device)
+    if wanted.type != own.type or None not in (wanted.index, own.index) and wanted.index != own.index:
+        raise ValueError(f"{name}: the model's weights are on {own} but device={str(device)!r}; move the model with "
+                         f"model.to({str(wanted)!r}) first, or leave device=None to compute where the model is.")
+    return own
+
+
+def _check_vae(model, name, methods=("encode", "decode")):
+    if not all(callable(getattr(model, method, None)) for method in methods) or not isinstance(model, nn.Module):
+        raise TypeError(f"{name} measures a VAE: a module with encode(x) -> (mu, logvar) and decode(z) -> logits, "
+                        f"such as vae.VAE; got {type(model).__name__}, which has no {'/'.join(methods)}. A GAN's "
+                        "generator has neither an encoder nor a likelihood: compare GANs with fid, kid or "
+                        "precision_recall.")
 
 
 @torch.no_grad()
 def mnist_features(images, batch_size=500):
     """Penultimate-layer features of the course classifier: N x 1 x 28 x 28 in [0, 1] → N x 128 (float32, CPU)."""
-    _check_images(images)
+    _check_images(images, batch_size=batch_size)
     model = mnist_classifier()
     return torch.cat([model.features(images[i:i + batch_size].detach().float().cpu())
                       for i in range(0, len(images), batch_size)])
@@ -137,7 +165,7 @@ def fid(real, fake, batch_size=500):
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    _check_images(real, "real", 2), _check_images(fake, "fake", 2)
+    _check_images(real, "real", 2, batch_size), _check_images(fake, "fake", 2)
     if min(len(real), len(fake)) < MNISTClassifier.num_features:
         warnings.warn(f"fid on {len(real)} real and {len(fake)} fake images: fewer samples than the "
                       f"{MNISTClassifier.num_features} feature dimensions make the covariance singular and the FID "
@@ -158,6 +186,7 @@ def kid(real, fake, subsets=100, subset_size=1000, seed=0):
     from torchmetrics.image.kid import KernelInceptionDistance
 
     _check_images(real, "real", 2), _check_images(fake, "fake", 2)
+    _check_positive_int("subsets", subsets), _check_positive_int("subset_size", subset_size)
     size = min(subset_size, len(real), len(fake))
     if size < 2:
         raise ValueError("kid needs at least 2 real and 2 fake images.")
@@ -199,8 +228,8 @@ def precision_recall(real_feats, fake_feats, k=3):
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"real_feats and fake_feats must be N x D and M x D with the same D, got "
                          f"{tuple(real.shape)} and {tuple(fake.shape)}; use mnist_features(images) first.")
-    if not isinstance(k, int) or k < 1 or k >= min(len(real), len(fake)):
-        raise ValueError(f"k must be an integer in [1, min(N, M) - 1], got k={k} for N={len(real)}, M={len(fake)}.")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k >= min(len(real), len(fake)):
+        raise ValueError(f"k must be an integer in [1, min(N, M) - 1], got k={k!r} for N={len(real)}, M={len(fake)}.")
     precision = _covered(fake, real, _kth_neighbour_radii(real, k))
     recall = _covered(real, fake, _kth_neighbour_radii(fake, k))
     return precision, recall
@@ -226,7 +255,9 @@ def sample_quality(real, fake, k=3, subsets=100, subset_size=1000, real_feats=No
 def _mean_per_image(model, data, batch_size, device, per_image, name):
     """Mean over all images of ``per_image(model, x)`` (N,), batch by batch, with the model in eval mode.
     data: a tensor N x 1 x 28 x 28 or an iterable of batches (tensors, or (images, labels) pairs)."""
-    device = device or next(model.parameters()).device
+    _check_vae(model, name)
+    _check_positive_int("batch_size", batch_size)
+    device = _model_device(model, name, device)
     batches = (data[i:i + batch_size] for i in range(0, len(data), batch_size)) if torch.is_tensor(data) else data
     total, count = 0.0, 0
     was_training = model.training
@@ -234,6 +265,7 @@ def _mean_per_image(model, data, batch_size, device, per_image, name):
     try:
         for batch in batches:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            x = validate.images(x, f"a batch of {name}'s data", shape=None, value_range=False, check_finite=False)
             total += float(per_image(model, x.to(device)).double().sum())
             count += len(x)
     finally:
@@ -270,7 +302,7 @@ def negative_elbo(model, data, batch_size=500, seed=0, device=None):
 @torch.no_grad()
 def digit_histogram(images, batch_size=500):
     """Share of `images` (N x 1 x 28 x 28 in [0, 1]) that the course classifier labels as each digit: (10,)."""
-    _check_images(images)
+    _check_images(images, batch_size=batch_size)
     model = mnist_classifier()
     labels = torch.cat([model(images[i:i + batch_size].detach().float().cpu()).argmax(1)
                         for i in range(0, len(images), batch_size)])
@@ -280,7 +312,7 @@ def digit_histogram(images, batch_size=500):
 @torch.no_grad()
 def class_probabilities(images, batch_size=500):
     """The course classifier's softmax p(y|x): images N x 1 x 28 x 28 in [0, 1] -> N x 10 (float64, CPU)."""
-    _check_images(images)
+    _check_images(images, batch_size=batch_size)
     model = mnist_classifier()
     return torch.cat([torch.softmax(model(images[i:i + batch_size].detach().float().cpu()).double(), dim=1)
                       for i in range(0, len(images), batch_size)])
@@ -288,11 +320,7 @@ def class_probabilities(images, batch_size=500):
 
 def inception_score_from_probabilities(probs):
     """exp(E_x KL(p(y|x) || p(y))) for class probabilities N x C (rows sum to 1); p(y) is their mean (0 log 0 = 0)."""
-    probs = torch.as_tensor(probs, dtype=torch.float64)
-    rows_sum_to_one = probs.dim() == 2 and torch.allclose(probs.sum(-1), torch.ones_like(probs.sum(-1)), atol=1e-6)
-    if probs.dim() != 2 or len(probs) == 0 or (probs < 0).any() or not rows_sum_to_one:
-        raise ValueError(f"probs must be an N x C tensor of probabilities (rows summing to 1), got shape "
-                         f"{tuple(probs.shape)}; pass softmax outputs, not logits")
+    probs = validate.probabilities(probs, "probs")
     marginal = probs.mean(dim=0, keepdim=True)
     terms = torch.where(probs > 0, probs * (probs.clamp_min(1e-300).log() - marginal.clamp_min(1e-300).log()),
                         torch.zeros_like(probs))
@@ -310,9 +338,7 @@ def inception_score(images, batch_size=500):
 
 def kl_from_uniform(shares):
     """KL(shares ‖ uniform) in nats for a histogram (M,) summing to 1: log M − entropy (0 when uniform)."""
-    shares = torch.as_tensor(shares, dtype=torch.float64)
-    if shares.dim() != 1 or len(shares) == 0 or (shares < 0).any() or abs(float(shares.sum()) - 1) > 1e-6:
-        raise ValueError(f"shares must be a 1-D histogram of non-negative values summing to 1, got {shares}")
+    shares = validate.probabilities(shares, "shares", dim=1)
     nonzero = shares[shares > 0]
     return float((nonzero * (nonzero * len(shares)).log()).sum())
 
@@ -337,6 +363,7 @@ def nearest_neighbours(queries, pool, batch_size=256):
     rounding alone reached 0.009 on exact copies of digits); the winner's distance is then recomputed directly as
     sqrt(sum((a - b)^2)), so an exact copy is at distance 0.0 on every CPU.
     """
+    _check_positive_int("batch_size", batch_size)
     queries, pool = (validate.images(x, name, shape=None, value_range=False, to_tensor=True).flatten(1).double()
                      for x, name in ((queries, "queries"), (pool, "pool")))
     if queries.shape[1] != pool.shape[1] or len(pool) == 0:
@@ -357,8 +384,11 @@ def active_units(model, images, threshold=0.01, batch_size=500):
 
     images: N x 1 x 28 x 28. Returns (count, variances (latent_dim,)). The rest have collapsed to the prior.
     """
-    _check_images(images, min_count=2)
-    device = next(model.parameters()).device
+    _check_images(images, min_count=2, batch_size=batch_size)
+    _check_vae(model, "active_units", ("encode",))
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold < math.inf:
+        raise ValueError(f"threshold must be a finite number >= 0 (a variance), got {threshold!r}")
+    device = _model_device(model, "active_units")
     means = torch.cat([model.encode(images[i:i + batch_size].to(device))[0].double().cpu()
                        for i in range(0, len(images), batch_size)])
     variances = means.var(dim=0)
@@ -369,8 +399,8 @@ def active_units(model, images, threshold=0.01, batch_size=500):
 
 def gaussian_moments(feats):
     """The Gaussian FID fits to features N x D (N >= 2): mean (D,) and unbiased covariance D x D, float64 NumPy."""
-    feats = torch.as_tensor(feats).detach().double().cpu()
-    if feats.dim() != 2 or len(feats) < 2:
+    feats = validate.features(feats.detach() if torch.is_tensor(feats) else feats, "feats").cpu()
+    if len(feats) < 2:
         raise ValueError(f"feats must be N x D with N >= 2, got shape {tuple(feats.shape)}; use mnist_features first")
     return feats.mean(dim=0).numpy(), torch.cov(feats.T).reshape(feats.shape[1], feats.shape[1]).numpy()
 
@@ -385,6 +415,9 @@ def frechet_distance(mu1, cov1, mu2, cov2):
     if not (mu1.shape == mu2.shape and mu1.ndim == 1 and cov1.shape == cov2.shape == (len(mu1), len(mu1))):
         raise ValueError(f"need means (D,) and covariances D x D of the same D, got {mu1.shape}, {cov1.shape}, "
                          f"{mu2.shape}, {cov2.shape}")
+    for value, name in ((mu1, "mu1"), (cov1, "cov1"), (mu2, "mu2"), (cov2, "cov2")):
+        validate.finite(torch.from_numpy(value), name, "the moments of a feature set with NaN (a diverged model's "
+                                                       "images): fix the features first (mnist_features refuses NaN).")
     # Symmetric eigendecompositions (much faster than scipy.linalg.sqrtm, and exact for the singular covariances of
     # dead feature units): cov1^½ = V diag(√w) Vᵀ, and tr (cov1^½ cov2 cov1^½)^½ = Σ √(its eigenvalues).
     w, v = np.linalg.eigh((cov1 + cov1.T) / 2)
@@ -398,13 +431,16 @@ def per_class_recall(real_feats, real_labels, fake_feats, k=3, classes=10):
     """Recall of each class: the share of real points of class c (features N x D, labels (N,)) inside the fake
     manifold (balls around fake_feats M x D reaching their k-th nearest fake neighbour). Returns (classes,) float64,
     NaN for a class with no real point. A model that drops a digit has a low recall for that digit only."""
-    real, fake = (torch.as_tensor(f).double() for f in (real_feats, fake_feats))
+    real, fake = validate.features(real_feats, "real_feats"), validate.features(fake_feats, "fake_feats")
     labels = torch.as_tensor(real_labels).long()
     if real.dim() != 2 or fake.dim() != 2 or real.shape[1] != fake.shape[1] or labels.shape != (len(real),):
         raise ValueError(f"need real_feats N x D, real_labels (N,) and fake_feats M x D, got {tuple(real.shape)}, "
                          f"{tuple(labels.shape)} and {tuple(fake.shape)}")
-    if not isinstance(k, int) or k < 1 or k >= len(fake):
-        raise ValueError(f"k must be an integer in [1, M - 1], got k={k} for M={len(fake)}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1 or k >= len(fake):
+        raise ValueError(f"k must be an integer in [1, M - 1], got k={k!r} for M={len(fake)}")
+    if len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < classes:
+        raise ValueError(f"real_labels must be classes 0..{classes - 1}, got values from {int(labels.min())} to "
+                         f"{int(labels.max())}; pass classes= for more classes.")
     radii = _kth_neighbour_radii(fake, k)
     inside = torch.cat([(torch.cdist(real[i:i + 1000], fake) <= radii).any(dim=1) for i in range(0, len(real), 1000)])
     return torch.tensor([float(inside[labels == c].double().mean()) if (labels == c).any() else float("nan")
@@ -414,7 +450,7 @@ def per_class_recall(real_feats, real_labels, fake_feats, k=3, classes=10):
 def confident_share(probs, threshold=0.9):
     """Share of samples whose class probabilities (N x C, e.g. `class_probabilities`) put at least `threshold` on
     one class: a malformed digit is one the classifier cannot name with confidence."""
-    probs = torch.as_tensor(probs, dtype=torch.float64)
-    if probs.dim() != 2 or len(probs) == 0:
-        raise ValueError(f"probs must be N x C class probabilities, got shape {tuple(probs.shape)}")
+    probs = validate.probabilities(probs, "probs")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be a probability in (0, 1], got {threshold!r}")
     return float((probs.max(dim=1).values >= threshold).double().mean())

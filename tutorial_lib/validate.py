@@ -57,6 +57,60 @@ def _check_count(x, name, min_count, unit):
                          + (" (it is empty)" if len(x) == 0 else "") + f": pass more {unit}.")
 
 
+def _shape_hint(x, name, shape):
+    """How to fix images `x` of the wrong shape, when one fix is sure: flat or channel-less images (one image per
+    row, holding exactly one image's values) get a view; images with another number of channels are explained."""
+    flat = 1
+    for size in shape:
+        flat *= size
+    if x.dim() >= 1 and x.numel() and (x.numel() if x.dim() == 1 else x[0].numel()) == flat:
+        return f"; reshape flat images with {name}.view(-1, {', '.join(map(str, shape))})"
+    if x.dim() == len(shape) + 1 and tuple(x.shape[2:]) == tuple(shape[1:]):
+        channels = x.shape[1]
+        text = (f": {channels} channel{'s' if channels != 1 else ''} per image where {shape[0]} "
+                f"{'is' if shape[0] == 1 else 'are'} expected")
+        if shape[0] == 1:
+            text += (f". This takes grey images, one digit each (a reshape to N x 1 x 28 x 28 would silently turn "
+                     f"each image into {channels}). Only if every channel is a separate grey digit that you mean to "
+                     f"score on its own (the {channels} digits of a Stacked MNIST image, say) pass "
+                     f"{name}.flatten(0, 1).unsqueeze(1): {len(x)} images become {len(x) * channels}. Colour (RGB) "
+                     "images cannot be scored here")
+        return text
+    return ""
+
+
+def probabilities(p, name="probs", *, dim=2):
+    """`p` checked as probability vectors along its last dimension (N x C rows when dim=2, one histogram (C,) when
+    dim=1): numbers, finite, in [0, 1], each vector summing to 1. Returned as float64.
+
+    The sum may miss 1 by rounding: each of the C values of a softmax (or of counts / total) carries a relative
+    error of a few float32 epsilons and the normalizing sum one of (C - 1) epsilons, so |sum - 1| <= 2 (C + 1) eps
+    with eps that of float32 (or of a coarser dtype), the precision models compute in; anything further is not
+    probabilities (e.g. logits, or unnormalized counts)."""
+    expected = "N x C tensor of class probabilities (rows)" if dim == 2 else "1-D histogram (C,)"
+    p = _as_tensor(p, name, f"probabilities: a {expected}", True)
+    if p.dim() != dim or 0 in p.shape:
+        raise ValueError(f"{name} must be a non-empty {expected}, got shape {tuple(p.shape)}.")
+    if p.dtype == torch.bool or p.is_complex():
+        raise TypeError(f"{name} must hold real numbers (probabilities), got dtype {p.dtype}: convert with "
+                        f"{name}.double().")
+    eps = max(torch.finfo(p.dtype).eps, torch.finfo(torch.float32).eps) if p.is_floating_point() else 0.0
+    p = p.double()
+    _check_finite(p, name, "probabilities must be finite; a diverged model or a log of 0 upstream gives NaN.")
+    tolerance = 2 * (p.shape[-1] + 1) * eps
+    low, high = float(p.min()), float(p.max())
+    sums = p.sum(dim=-1)
+    worst = float((sums - 1).abs().max())
+    if low < -tolerance or high > 1 + tolerance or worst > tolerance:
+        within = f"within {tolerance:.2g}, rounding" if tolerance else "exactly, for integers"
+        raise ValueError(f"{name} must hold probabilities: values in [0, 1], each "
+                         f"{'row' if dim == 2 else 'histogram'} summing to 1 ({within}); got "
+                         f"values in [{low:.4g}, {high:.4g}] and sums from {float(sums.min()):.6g} to "
+                         f"{float(sums.max()):.6g}. Pass softmax outputs (torch.softmax(logits, dim=-1)), not logits, "
+                         f"or divide counts by their total.")
+    return p
+
+
 def finite(x, name, hint="check where these values come from (a diverged model gives NaN)."):
     """Raise a ValueError naming `name` when tensor `x` holds NaN or infinite values; returns `x`."""
     _check_finite(x, name, hint)
@@ -73,12 +127,7 @@ def images(x, name="images", *, shape=IMAGE_SHAPE, min_count=1, value_range=True
     what = f"images of shape {shape_text}"
     x = _as_tensor(x, name, what, to_tensor)
     if shape is not None and (x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape)):
-        flat = 1
-        for size in shape:
-            flat *= size
-        hint = (f"; reshape flat images with {name}.view(-1, {', '.join(map(str, shape))})"
-                if x.dim() >= 1 and x.numel() and x.numel() % flat == 0 else "")
-        raise ValueError(f"{name} must be a batch of {what}, got {tuple(x.shape)}{hint}.")
+        raise ValueError(f"{name} must be a batch of {what}, got {tuple(x.shape)}{_shape_hint(x, name, shape)}.")
     if shape is None and x.dim() < 2:
         raise ValueError(f"{name} must have shape N x ... (a batch), got {tuple(x.shape)}; add a batch dimension "
                          f"with {name}.unsqueeze(0).")

@@ -14,6 +14,7 @@ import ipywidgets as widgets
 import torch
 
 from . import validate
+from .gan import _check_positive_int as _check_count
 from .vae import rate_distortion
 
 
@@ -21,6 +22,7 @@ def to_png(image, scale=4):
     """PNG bytes of one grey image (H x W or 1 x H x W, values in [0, 1]), enlarged `scale` times (nearest)."""
     from PIL import Image
 
+    _check_count("scale", scale)
     image = validate.images(image, "image", shape=None, min_count=0, to_tensor=True).detach().cpu().float()
     if image.dim() == 3 and image.shape[0] == 1:
         image = image[0]
@@ -49,13 +51,18 @@ def latent_explorer(model, z=None, dims=8, limit=3.0, step=0.05, scale=5):
     its values. limit: sliders run from -limit to limit (the prior's standard deviation is 1).
     The box's attributes ``sliders``, ``image`` and ``code()`` (the current code) make it scriptable.
     """
+    if not (callable(getattr(model, "decode", None)) and isinstance(getattr(model, "latent_dim", None), int)):
+        raise TypeError(f"latent_explorer explores a VAE's decoder: a model with latent_dim and decode(z) -> logits, "
+                        f"such as vae.VAE; got {type(model).__name__}. (A GAN's generator has no decode.)")
     latent_dim = model.latent_dim
     start = (torch.zeros(latent_dim) if z is None
              else validate.finite(torch.as_tensor(z, dtype=torch.float32), "z").detach().cpu().flatten())
     if start.numel() != latent_dim:
         raise ValueError(f"z must hold latent_dim = {latent_dim} values, got {start.numel()}")
-    if isinstance(dims, bool) or not isinstance(dims, int) or dims < 1:
-        raise ValueError(f"dims must be a positive integer, got {dims!r}")
+    _check_count("dims", dims), _check_count("scale", scale)
+    if not 0 < limit < math.inf or not 0 < step <= 2 * limit:
+        raise ValueError(f"need 0 < limit (the sliders' range) and 0 < step <= 2 * limit, got limit={limit!r}, "
+                         f"step={step!r}")
     sliders = [widgets.FloatSlider(value=float(start[i].clamp(-limit, limit)), min=-limit, max=limit, step=step,
                                    description=f"z{i + 1}", continuous_update=True, readout_format=".2f")
                for i in range(min(dims, latent_dim))]
@@ -121,6 +128,7 @@ def beta_explorer(models, images, n=8, seed=0):
     if not isinstance(models, dict) or not models:
         raise ValueError("models must be a non-empty dict beta -> trained VAE")
     validate.images(images, "images")
+    _check_count("n", n)
     betas = sorted(models)
     table, pictures = {}, {}
     with torch.random.fork_rng(devices=[]):
@@ -233,8 +241,9 @@ def gan_playground(step_fn=None, dataset="ring", steps_per_frame=20, batch_size=
         raise ValueError(f"dataset must be one of {PLAYGROUND_DATASETS}, got {dataset!r}")
     for name, value in (("steps_per_frame", steps_per_frame), ("batch_size", batch_size), ("hidden", hidden),
                         ("interval", interval), ("n_show", n_show)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        _check_count(name, value)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
 
     state = {}
     play = widgets.Play(value=0, min=0, max=10 ** 9, step=1, interval=interval, show_repeat=False,
@@ -279,10 +288,15 @@ def gan_playground(step_fn=None, dataset="ring", steps_per_frame=20, batch_size=
             torch.random.set_rng_state(state["rng"])
             for _ in range(steps_per_frame):
                 real = data[torch.randint(len(data), (batch_size,))]
-                d_loss, g_loss = step_fn(state["generator"], state["discriminator"], state["opt_g"], state["opt_d"],
-                                         real)
-                box.history["d_loss"].append(float(d_loss))
-                box.history["g_loss"].append(float(g_loss))
+                result = step_fn(state["generator"], state["discriminator"], state["opt_g"], state["opt_d"], real)
+                try:
+                    d_loss, g_loss = (float(value) for value in result)
+                except (TypeError, ValueError):
+                    raise TypeError(f"the step function {method} must return two numbers, (d_loss, g_loss), like "
+                                    f"gan.gan_step; it returned {result!r:.200}. End it with "
+                                    "`return d_loss.item(), g_loss.item()`.") from None
+                box.history["d_loss"].append(d_loss)
+                box.history["g_loss"].append(g_loss)
                 box.steps += 1
             state["rng"] = torch.random.get_rng_state()
         redraw()
