@@ -69,7 +69,7 @@ def student_dir(tmp_path_factory):
     """The student edition, built by the command `make student` runs, into a temporary folder."""
     target = tmp_path_factory.mktemp("student") / "edition"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(ROOT / "notebooks"),
-                             str(target)], capture_output=True, text=True, timeout=120)
+                             str(target)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr or result.stdout
     return target
 
@@ -217,7 +217,7 @@ def test_no_proof_survives(proof, student_dir):
 def nbgrader_dir(tmp_path_factory):
     target = tmp_path_factory.mktemp("nbgrader") / "source"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), "--nbgrader",
-                             str(ROOT / "notebooks"), str(target)], capture_output=True, text=True, timeout=120)
+                             str(ROOT / "notebooks"), str(target)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr or result.stdout
     return target
 
@@ -412,7 +412,7 @@ def test_command_line_fails_clearly_and_writes_nothing(tmp_path):
     nbformat.write(_notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    return x", "solution"),
                              ("code", "check_f(f)")), source / "01_bad.ipynb")
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(source),
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
     assert "01_bad.ipynb, cell 1" in result.stderr and "docstring" in result.stderr
     assert not (tmp_path / "out").exists()
