@@ -21,6 +21,11 @@ With --nbgrader it writes nbgrader's *source* version instead: the solutions sta
 between `### BEGIN SOLUTION` / `### END SOLUTION`, the solution cell is an autograded answer and the
 check cell an autograder test (1 point) reading `assert check_<name>(<function>)`.
 
+A paper exercise (a proof) is a markdown cell with a `### Exercise (on paper): <title>` heading, then a
+*markdown* cell tagged `solution` holding the proof. The student edition replaces the proof by
+"*Write your proof here.*" (tag `exercise`); nbgrader's source version keeps it as a manually graded answer
+cell (`solution: true, grade: true`, 2 points), which `nbgrader generate_assignment` empties for the learners.
+
 A solution cell that breaks the convention stops the build with a message naming the notebook,
 the cell and what to change, so that no solution can slip into the student edition unnoticed.
 """
@@ -37,6 +42,9 @@ SOLUTION_TAG = "solution"
 MARKER = ".made-by-make_student"  # an output folder with this file may be replaced
 EXERCISE_TAG = "exercise"
 HEADING = re.compile(r"^###\s+Exercise:\s*(.+?)\s*$", re.M)
+PAPER_HEADING = re.compile(r"^###\s+Exercise\s*\(on paper\):\s*(.+?)\s*$", re.M)
+PROOF_STUB = "*Write your proof here.*"
+PROOF_POINTS = 2  # a proof is worth two code exercises' check cells
 KEPT_COMMENT = re.compile(r"^\s*#\s*(hint|todo)\b", re.I)
 BADGES = re.compile(r"\[!\[(Open In Colab|Binder)\]\([^)]*\)\]\([^)]*\)\s?")
 STUDENT_NOTE = ("*Student edition: write your code where an exercise says `raise NotImplementedError`, then run "
@@ -64,10 +72,27 @@ class Exercise:
     kept_comments: list = field(default_factory=list)
 
 
+@dataclass
+class PaperExercise:
+    """One exercise on paper: where its heading and its proof (a markdown solution cell) are, and the proof."""
+
+    notebook: str
+    title: str
+    cell: int  # index of the proof cell (the same in both editions)
+    heading_cell: int
+    solution: str
+
+
 def _fail(notebook, cell, problem):
     raise ConventionError(f"{notebook}, cell {cell}: {problem} "
                           "(convention: `### Exercise: <title>` markdown, then a code cell tagged 'solution' "
-                          "with only imports and documented functions or classes, then `check_<name>(<function>)`).")
+                          "with only imports and documented functions or classes, then `check_<name>(<function>)`; "
+                          "or, for a proof, `### Exercise (on paper): <title>` markdown, then a markdown cell "
+                          "tagged 'solution' holding the proof).")
+
+
+def _slug(text):
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40]
 
 
 def _function_bodies(source, where):
@@ -226,8 +251,9 @@ def student_notebook(nb, name="notebook", nbgrader=False):
     """Turn an instructor notebook (nbformat v4) into the student edition, in place (or, with
     `nbgrader=True`, into nbgrader's source version: solutions between BEGIN/END SOLUTION markers,
     nbgrader metadata, and `assert check_<name>(<function>)` test cells).
-    Returns the list of `Exercise`s found; raises ConventionError on a cell that breaks the convention."""
-    exercises, pending, pending_cell = [], None, None
+    Returns the `Exercise`s and `PaperExercise`s found, in the notebook's order; raises ConventionError on a
+    cell that breaks the convention."""
+    exercises, proofs, pending, pending_cell, paper = [], [], None, None, None
     if nb.cells:
         _student_badges(nb.cells[0])
     for index, cell in enumerate(nb.cells):
@@ -235,13 +261,38 @@ def student_notebook(nb, name="notebook", nbgrader=False):
             cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
         tags = list(cell.metadata.get("tags", []))
+        if paper is not None and not (cell.cell_type == "markdown" and SOLUTION_TAG in tags):
+            _fail(name, index, f"the cell after '### Exercise (on paper): {paper[0]}' is not a markdown cell "
+                               f"tagged '{SOLUTION_TAG}', so its proof would be handed out; put the proof in a "
+                               "markdown cell right after the heading and tag it")
         if cell.cell_type == "markdown":
-            titles = HEADING.findall(cell.source)
-            if titles:
-                if pending is not None or len(titles) > 1:
+            if SOLUTION_TAG in tags:  # a proof: hidden in the student edition, graded by hand in nbgrader's
+                if paper is None:
+                    _fail(name, index, f"this markdown cell is tagged '{SOLUTION_TAG}' but does not follow a "
+                                       "`### Exercise (on paper): <title>` heading cell")
+                if HEADING.search(cell.source) or PAPER_HEADING.search(cell.source):
+                    _fail(name, index, "a proof cell holds an exercise heading; put the heading in the cell before")
+                title, heading_cell = paper
+                proofs.append(PaperExercise(name, title, index, heading_cell, cell.source))
+                if nbgrader:
+                    cell.metadata["nbgrader"] = {"grade": True, "grade_id": f"{Path(name).stem[:2]}-proof-{_slug(title)}",
+                                                 "locked": False, "points": PROOF_POINTS, "schema_version": 3,
+                                                 "solution": True, "task": False}
+                else:
+                    cell.source = PROOF_STUB
+                    cell.metadata["tags"] = [EXERCISE_TAG if tag == SOLUTION_TAG else tag for tag in tags]
+                paper = None
+                continue
+            titles, paper_titles = HEADING.findall(cell.source), PAPER_HEADING.findall(cell.source)
+            if titles or paper_titles:
+                if pending is not None or len(titles) + len(paper_titles) > 1:
                     _fail(name, pending_cell if pending is not None else index,
-                          f"exercise '{pending or titles[0]}' has no solution cell before the next exercise")
-                pending, pending_cell = titles[0], index
+                          f"exercise '{pending or (titles + paper_titles)[0]}' has no solution cell before the "
+                          "next exercise")
+                if titles:
+                    pending, pending_cell = titles[0], index
+                else:
+                    paper = (paper_titles[0], index)
             continue
         if cell.cell_type != "code":
             continue
@@ -273,6 +324,9 @@ def student_notebook(nb, name="notebook", nbgrader=False):
                                f"'{SOLUTION_TAG}', so its solution would be handed out; tag it")
     if pending is not None:
         _fail(name, pending_cell, f"exercise '{pending}' has no solution cell")
+    if paper is not None:
+        _fail(name, paper[1], f"exercise on paper '{paper[0]}' has no proof cell (a markdown cell tagged "
+                              f"'{SOLUTION_TAG}') after it")
     # Later cells must not call an exercise function: with the stubs they would fail in the student edition.
     # A cell that binds the name again (say, imports the library's function of that name) ends the watch.
     for exercise in exercises:
@@ -289,13 +343,13 @@ def student_notebook(nb, name="notebook", nbgrader=False):
                 _fail(name, index, f"this cell uses {', '.join(sorted(used))} from the exercise "
                                    f"'{exercise.title}', which is a stub in the student edition; "
                                    "use the library's version instead")
-    return exercises
+    return sorted(exercises + proofs, key=lambda exercise: exercise.cell)
 
 
 def build(source_dir, target_dir, nbgrader=False):
     """Write the student edition (or nbgrader's source version) of every notebook in `source_dir` to
-    `target_dir` (replacing it). Returns the list of `Exercise`s; raises ConventionError without
-    writing anything on a bad cell."""
+    `target_dir` (replacing it). Returns the list of `Exercise`s and `PaperExercise`s; raises ConventionError
+    without writing anything on a bad cell."""
     source_dir, target_dir = Path(source_dir), Path(target_dir)
     notebooks = sorted(source_dir.glob("*.ipynb"))
     if not notebooks:
@@ -337,9 +391,14 @@ def main(argv):
         sys.exit(f"make_student: {error}")
     notebooks = len({e.notebook for e in exercises})
     kind = "nbgrader source version" if nbgrader else "Student edition"
-    print(f"{kind} written to {argv[1]}/: {len(exercises)} exercises in {notebooks} notebooks.")
+    papers = sum(isinstance(e, PaperExercise) for e in exercises)
+    print(f"{kind} written to {argv[1]}/: {len(exercises) - papers} code exercises and {papers} exercises on "
+          f"paper in {notebooks} notebooks.")
     for exercise in exercises:
-        print(f"  {exercise.notebook}: {exercise.title} ({', '.join(exercise.functions)}; {exercise.checker})")
+        if isinstance(exercise, PaperExercise):
+            print(f"  {exercise.notebook}: {exercise.title} (on paper, graded by hand)")
+        else:
+            print(f"  {exercise.notebook}: {exercise.title} ({', '.join(exercise.functions)}; {exercise.checker})")
 
 
 if __name__ == "__main__":

@@ -122,3 +122,46 @@ def test_a_failure_shows_no_code_and_the_stub_waits(capsys):
     check_forward_kl_fit(FIT_MISTAKES["missing the grid spacing dx"])
     out = capsys.readouterr().out
     assert "(p * x).sum()" not in out and "sort().values" not in out
+
+
+# ---- the tolerances, from both sides: float noise passes, an error just outside fails ----
+# Every case compares with torch.allclose(atol, rtol = 1e-4): a relative error of 1e-7 (float32 arithmetic) is a
+# thousand times inside it, one of 1e-3 is ten times outside it on every case whose expected values are not 0.
+
+def _scaled(fn, factor):
+    def scaled(*args):
+        out = fn(*args)
+        return tuple(v * factor for v in out) if isinstance(out, tuple) else out * factor
+    return scaled
+
+
+def _float32(fn):
+    def in_float32(*args):
+        out = fn(*(a.float() if isinstance(a, torch.Tensor) else a for a in args))
+        return tuple(v.float() for v in out) if isinstance(out, tuple) else out.float()
+    return in_float32
+
+
+CORRECT = {"forward_kl_fit": (check_forward_kl_fit, moments),
+           "wasserstein_1d": (check_wasserstein_1d, lambda x, y: (x.sort().values - y.sort().values).abs().mean()),
+           "kl_conjugate": (check_kl_conjugate, lambda t: torch.exp(t - 1))}
+
+
+@pytest.mark.parametrize("name", CORRECT)
+def test_float_noise_passes(name):
+    check, correct = CORRECT[name]
+    assert check(_scaled(correct, 1 + 1e-7)) is True
+    assert check(_float32(correct)) is True
+
+
+@pytest.mark.parametrize("name", ["forward_kl_fit", "kl_conjugate"])
+def test_an_error_just_outside_the_tolerance_fails(name):
+    check, correct = CORRECT[name]
+    assert check(_scaled(correct, 1 + 1e-3)) is False
+
+
+def test_w1_an_error_just_outside_the_tolerance_fails():
+    # the first case's W1 is 0 (atol 1e-9): a W1 a little above 0 fails; so does a 1e-3 relative error on a later case
+    w1 = CORRECT["wasserstein_1d"][1]
+    assert check_wasserstein_1d(lambda x, y: w1(x, y) + 1e-6) is False
+    assert check_wasserstein_1d(lambda x, y: w1(x, y) * (1 + 1e-3)) is False

@@ -1,8 +1,10 @@
-"""The student edition (`make student`): no solution survives, every checker fails on the stub and passes
-on the instructor's solution, and the unsolved student notebooks run top to bottom.
+"""The student edition (`make student`): no solution survives (no code, no proof), every checker fails on the
+stub and passes on the instructor's solution, and the unsolved student notebooks run top to bottom; nbgrader's
+source version grades code automatically and proofs by hand.
 
 Works on whatever notebooks exist: exercises are found by reading them (`### Exercise:` heading, a
-cell tagged `solution`, a `check_<name>(<function>)` cell)."""
+cell tagged `solution`, a `check_<name>(<function>)` cell; or `### Exercise (on paper):` and a markdown proof
+tagged `solution`)."""
 import ast
 import importlib.util
 import re
@@ -31,8 +33,12 @@ def _scan():
     return exercises, None
 
 
-EXERCISES, SCAN_ERROR = _scan()
-WITH_EXERCISES = sorted({exercise.notebook for exercise in EXERCISES})
+FOUND, SCAN_ERROR = _scan()
+EXERCISES = [e for e in FOUND if isinstance(e, make_student.Exercise)]
+PROOFS = [e for e in FOUND if isinstance(e, make_student.PaperExercise)]
+WITH_EXERCISES = sorted({exercise.notebook for exercise in FOUND})
+#: The proofs the course asks for (issue 20): IWAE >= ELBO, V(G, D*) = -log 4 + 2 JSD, the f-divergence bound.
+EXPECTED_PROOFS = {"01": "IWAE", "03": "JSD", "07": "f-divergence"}
 
 
 def _functions(tree):
@@ -63,7 +69,7 @@ def student_dir(tmp_path_factory):
     """The student edition, built by the command `make student` runs, into a temporary folder."""
     target = tmp_path_factory.mktemp("student") / "edition"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(ROOT / "notebooks"),
-                             str(target)], capture_output=True, text=True, timeout=120)
+                             str(target)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr or result.stdout
     return target
 
@@ -78,11 +84,19 @@ def test_notebooks_follow_the_exercise_convention():
 
 def test_there_are_exercises():
     headed = [path.name for path in NOTEBOOKS
-              if any(cell.cell_type == "markdown" and make_student.HEADING.search(cell.source)
+              if any(cell.cell_type == "markdown" and (make_student.HEADING.search(cell.source)
+                                                        or make_student.PAPER_HEADING.search(cell.source))
                      for cell in nbformat.read(path, as_version=4).cells)]
     assert headed, "no notebook has an `### Exercise:` heading"
     assert EXERCISES, "no exercise (a cell tagged 'solution') was found"
     assert set(WITH_EXERCISES) == set(headed)
+
+
+@pytest.mark.parametrize("number, topic", sorted(EXPECTED_PROOFS.items()))
+def test_the_theory_notebooks_ask_for_their_proof(number, topic):
+    titles = [proof.title for proof in PROOFS if proof.notebook.startswith(number)]
+    assert any(topic.lower() in title.lower() for title in titles), \
+        f"notebook {number} has no exercise on paper about {topic} (it has {titles})"
 
 
 def test_edition_has_every_notebook_without_outputs_or_solution_tags(student_dir):
@@ -96,8 +110,10 @@ def test_edition_has_every_notebook_without_outputs_or_solution_tags(student_dir
         assert "colab.research.google.com/github" not in header and "mybinder.org/v2" not in header
         assert header.splitlines()[0] == instructor.cells[0].source.splitlines()[0]
         assert "Student edition" in header and "Learning goals" in header
+        proof_cells = {proof.cell for proof in PROOFS if proof.notebook == path.name}
         assert [c.source for c in nb.cells[1:] if c.cell_type == "markdown"] == \
-            [c.source for c in instructor.cells[1:] if c.cell_type == "markdown"]
+            [make_student.PROOF_STUB if i in proof_cells else c.source
+             for i, c in enumerate(instructor.cells) if i > 0 and c.cell_type == "markdown"]
         for cell in nb.cells:
             assert "solution" not in cell.metadata.get("tags", []), f"{path.name} still tags a cell 'solution'"
             if cell.cell_type == "code":
@@ -178,11 +194,30 @@ def test_unsolved_student_notebook_runs_top_to_bottom(name, student_dir, monkeyp
         assert "⏳" in check_output, f"the check cell of '{exercise.title}' printed {check_output!r}"
 
 
+def _paragraphs(markdown):
+    """The proof's sentences and formulas worth looking for: its lines of more than 25 characters."""
+    return [line.strip() for line in markdown.splitlines() if len(line.strip()) > 25]
+
+
+@pytest.mark.parametrize("proof", PROOFS, ids=lambda e: f"{e.notebook[:2]}-{e.title[:30]}")
+def test_no_proof_survives(proof, student_dir):
+    nb = nbformat.read(student_dir / proof.notebook, as_version=4)
+    cell = nb.cells[proof.cell]
+    assert cell.cell_type == "markdown" and cell.source == make_student.PROOF_STUB
+    assert cell.metadata.get("tags") and "exercise" in cell.metadata["tags"]
+    assert make_student.PAPER_HEADING.search(nb.cells[proof.heading_cell].source), "the question stays"
+    everything = "\n".join(c.source for c in nb.cells)
+    lines = _paragraphs(proof.solution)
+    assert lines, "a proof of a few words is no proof"
+    leaked = [line for line in lines if line in everything]
+    assert not leaked, f"proof lines left in the student edition: {leaked}"
+
+
 @pytest.fixture(scope="module")
 def nbgrader_dir(tmp_path_factory):
     target = tmp_path_factory.mktemp("nbgrader") / "source"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), "--nbgrader",
-                             str(ROOT / "notebooks"), str(target)], capture_output=True, text=True, timeout=120)
+                             str(ROOT / "notebooks"), str(target)], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr or result.stdout
     return target
 
@@ -210,6 +245,19 @@ def test_nbgrader_version_grades_the_solution_and_the_release_stub(exercise, nbg
         else:
             with pytest.raises(AssertionError):
                 exec(compile(test.source, "<test>", "exec"), namespace)
+
+
+@pytest.mark.parametrize("proof", PROOFS, ids=lambda e: f"{e.notebook[:2]}-{e.title[:30]}")
+def test_nbgrader_version_keeps_each_proof_as_a_manually_graded_answer(proof, nbgrader_dir):
+    nb = nbformat.read(nbgrader_dir / proof.notebook, as_version=4)
+    answer = nb.cells[proof.cell]
+    assert answer.cell_type == "markdown" and answer.source == proof.solution
+    meta = answer.metadata["nbgrader"]
+    assert meta["solution"] is True and meta["grade"] is True and meta["locked"] is False  # graded by hand
+    assert meta["points"] > 0 and meta["grade_id"].startswith(f"{proof.notebook[:2]}-proof-")
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), "nbgrader needs a distinct grade_id per cell"
+    assert "nbgrader" not in nb.cells[proof.heading_cell].metadata
 
 
 # ---- the builder itself, on small notebooks written here ----
@@ -364,7 +412,7 @@ def test_command_line_fails_clearly_and_writes_nothing(tmp_path):
     nbformat.write(_notebook(("md", "### Exercise: x"), ("code", "def f(x):\n    return x", "solution"),
                              ("code", "check_f(f)")), source / "01_bad.ipynb")
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(source),
-                             str(tmp_path / "out")], capture_output=True, text=True, timeout=60)
+                             str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
     assert result.returncode != 0
     assert "01_bad.ipynb, cell 1" in result.stderr and "docstring" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -399,3 +447,59 @@ def test_builder_copies_files_beside_the_notebooks(tmp_path):
     assert exercises == []
     assert (tmp_path / "out" / "figures" / "elbo.png").read_bytes() == b"png"
     assert not (tmp_path / "out" / ".ipynb_checkpoints").exists()
+
+
+PROOF = "**Proof.** By Jensen's inequality, $\\log \\mathbb E[Y] \\ge \\mathbb E[\\log Y]$ for every positive $Y$.\n\nHence the bound. $\\square$"
+
+
+def _with_a_proof():
+    return _notebook(("md", "### Exercise: a norm\nWrite it."), ("code", SOLUTION, "solution"),
+                     ("code", "check_norm(my_norm)"),
+                     ("md", "### Exercise (on paper): the bound\nProve that the bound holds."), ("md", PROOF, "solution"),
+                     ("md", "Back to the lesson."), ("code", "print(math.pi)"))
+
+
+def test_a_proof_is_hidden_in_the_student_edition_and_code_exercises_are_unaffected():
+    reference, nb = _notebook(("md", "### Exercise: a norm\nWrite it."), ("code", SOLUTION, "solution"),
+                              ("code", "check_norm(my_norm)")), _with_a_proof()
+    [code_only] = make_student.student_notebook(reference, "r.ipynb")
+    code, proof = make_student.student_notebook(nb, "t.ipynb")
+    assert isinstance(code, make_student.Exercise) and isinstance(proof, make_student.PaperExercise)
+    assert (proof.title, proof.cell, proof.heading_cell, proof.solution) == ("the bound", 4, 3, PROOF)
+    assert nb.cells[4].source == make_student.PROOF_STUB and nb.cells[4].metadata["tags"] == ["exercise"]
+    assert nb.cells[3].source.startswith("### Exercise (on paper): the bound") and nb.cells[5].source == "Back to the lesson."
+    assert "Jensen" not in "".join(cell.source for cell in nb.cells)
+    assert nb.cells[1].source == reference.cells[1].source and code.stub == code_only.stub  # the code stub as before
+    assert (code.checker, code.checked, code.check_cell) == ("check_norm", "my_norm", 2)
+
+
+def test_nbgrader_keeps_a_proof_as_a_manually_graded_answer_cell():
+    nb = _with_a_proof()
+    code, proof = make_student.student_notebook(nb, "01_t.ipynb", nbgrader=True)
+    cell = nb.cells[proof.cell]
+    assert cell.cell_type == "markdown" and cell.source == PROOF   # nbgrader generate_assignment empties it
+    assert cell.metadata["nbgrader"] == {"grade": True, "grade_id": "01-proof-the-bound", "locked": False,
+                                         "points": make_student.PROOF_POINTS, "schema_version": 3,
+                                         "solution": True, "task": False}
+    assert "tags" not in cell.metadata or "exercise" not in cell.metadata["tags"]
+    # the code exercise is exported as before: an autograded answer and a 1-point test
+    assert nb.cells[1].metadata["nbgrader"]["grade"] is False and nb.cells[2].metadata["nbgrader"]["points"] == 1
+    assert "### BEGIN SOLUTION" in nb.cells[1].source and nb.cells[2].source == "assert check_norm(my_norm)"
+
+
+@pytest.mark.parametrize("cells, message", [
+    ([("md", "Some text.", "solution")], "does not follow a `### Exercise (on paper): <title>` heading"),
+    ([("md", "### Exercise (on paper): p"), ("md", PROOF)], "is not a markdown cell tagged 'solution'"),
+    ([("md", "### Exercise (on paper): p"), ("code", "x = 1", "solution")], "is not a markdown cell tagged 'solution'"),
+    ([("md", "### Exercise (on paper): p"), ("code", "x = 1")], "is not a markdown cell tagged 'solution'"),
+    ([("md", "Text."), ("md", "### Exercise (on paper): p")], "has no proof cell"),
+    ([("md", "### Exercise (on paper): p"), ("md", "### Exercise (on paper): q\n" + PROOF, "solution")],
+     "holds an exercise heading"),
+    ([("md", "### Exercise (on paper): p\n\n### Exercise (on paper): q"), ("md", PROOF, "solution")],
+     "has no solution cell before the next exercise"),
+    ([("md", "### Exercise: x"), ("md", "### Exercise (on paper): p"), ("md", PROOF, "solution")],
+     "exercise 'x' has no solution cell"),
+])
+def test_builder_refuses_proofs_that_break_the_convention(cells, message):
+    with pytest.raises(make_student.ConventionError, match=re.escape(message)):
+        make_student.student_notebook(_notebook(*cells), "bad.ipynb")
