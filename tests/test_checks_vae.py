@@ -401,16 +401,28 @@ def test_copy_vae_weights_makes_two_networks_compute_the_same_and_refuses_differ
 
 # ---- vae_train_step ----
 
-def step_with_elbo(model, optimizer, x, beta=1.0):
-    loss = -elbo(model, x, beta).mean()
+def step_with_elbo(model, optimizer, x, beta=1.0, elbo_fn=elbo):
+    loss = -elbo_fn(model, x, beta).mean()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def step_with_distributions(model, optimizer, x, beta=1.0):
-    """Independent solution: torch.distributions, the KL summed then averaged, zero_grad after the step."""
+def step_zero_grad_after(model, optimizer, x, beta=1.0, elbo_fn=elbo):
+    """Another solution: the mean written as a sum over the batch size, zero_grad after the step (for the next)."""
+    loss = (-elbo_fn(model, x, beta)).sum() / len(x)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return float(loss.detach())
+
+
+def step_with_distributions(model, optimizer, x, beta=1.0, elbo_fn=None):
+    """Independent solution for the library's ELBO: torch.distributions, the KL summed then averaged; a given
+    elbo_fn replaces it."""
+    if elbo_fn is not None:
+        return step_with_elbo(model, optimizer, x, beta, elbo_fn)
     mu, logvar = model.encode(x)
     q = Normal(mu, torch.exp(0.5 * logvar))
     log_px_z = Bernoulli(logits=model.decode(q.rsample())).log_prob(x).sum(dim=(1, 2, 3))
@@ -422,7 +434,7 @@ def step_with_distributions(model, optimizer, x, beta=1.0):
     return loss.item()
 
 
-@pytest.mark.parametrize("solution", [vae_train_step, step_with_elbo, step_with_distributions])
+@pytest.mark.parametrize("solution", [vae_train_step, step_with_elbo, step_zero_grad_after, step_with_distributions])
 def test_check_vae_train_step_passes_correct_steps(solution, capsys):
     passes(check_vae_train_step, solution, capsys)
 
@@ -500,6 +512,15 @@ def returns_the_tensor(model, optimizer, x, beta=1.0):
     return loss
 
 
+def ignores_elbo_fn(model, optimizer, x, beta=1.0, elbo_fn=elbo):  # a correct loss, but not the ELBO it is given
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (beta * kl - log_px_z).mean())
+
+
+def no_elbo_fn_parameter(model, optimizer, x, beta=1.0):  # the step of the library's ELBO only
+    return _step(model, optimizer, -elbo(model, x, beta).mean())
+
+
 def own_optimizer(model, optimizer, x, beta=1.0):  # ignores the optimizer it was given
     adam = torch.optim.Adam(model.parameters(), lr=1e-3)
     return _step(model, adam, -elbo(model, x, beta).mean())
@@ -517,6 +538,8 @@ def own_optimizer(model, optimizer, x, beta=1.0):  # ignores the optimizer it wa
     (beta_ignored, "beta multiplies the KL term"),
     (returns_the_tensor, "a Python float"),
     (own_optimizer, "the size of the step"),
+    (ignores_elbo_fn, "the step maximizes the ELBO it is given"),
+    (no_elbo_fn_parameter, "the step maximizes the ELBO it is given"),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_check_vae_train_step_names_each_typical_mistake(mistake, case, capsys):
     out = fails(check_vae_train_step, mistake, capsys)
@@ -783,3 +806,21 @@ def test_copy_vae_weights_copies_batchnorm_statistics_so_eval_mode_agrees():
     assert torch.equal(source.decoder.project[1].running_var, target.decoder[1].running_var)
     with pytest.raises(ValueError, match="decoder layers differ"):
         copy_vae_weights(source, _variant(norm_after_unflatten=True)(latent_dim=3, width=4))
+
+
+def test_the_library_step_maximizes_a_given_elbo_and_refuses_terms_for_it():
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.full((8, 1, 28, 28), 0.3))
+    models = [VAE(latent_dim=2, hidden=16) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [torch.optim.SGD(m.parameters(), lr=1e-3) for m in models]
+    before = [p.detach().clone() for p in models[0].parameters()]
+    torch.manual_seed(1)
+    plain = vae_train_step(models[0], optimizers[0], x, beta=2.0)
+    torch.manual_seed(1)
+    given = vae_train_step(models[1], optimizers[1], x, beta=2.0, elbo_fn=lambda m, x, beta: 3 * elbo(m, x, beta))
+    assert given == pytest.approx(3 * plain, rel=1e-5)
+    for start, a, b in zip(before, models[0].parameters(), models[1].parameters()):   # SGD: the update triples
+        torch.testing.assert_close(b - start, 3 * (a - start), rtol=1e-3, atol=1e-7)
+    with pytest.raises(ValueError, match="return_terms"):
+        vae_train_step(models[1], optimizers[1], x, elbo_fn=elbo, return_terms=True)

@@ -196,7 +196,7 @@ def elbo_terms(model, x):
     return bernoulli_log_likelihood(logits, x), gaussian_kl(mu, logvar)
 
 
-def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False):
+def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False, elbo_fn=None):
     """One step of training on the batch x (N x 1 x 28 x 28 in [0, 1]): loss = the batch mean of
     -log p(x|z) + beta * KL(q(z|x) || p(z)) (the mean -ELBO when beta = 1), then zero_grad, backward, step.
 
@@ -204,10 +204,17 @@ def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False):
     ``return_terms=True``, the floats (loss, reconstruction, kl): the batch means of -log p(x|z) and of the KL,
     which `train.train_vae` logs. A NaN or infinite loss is returned without an update (the weights stay usable),
     for the caller to stop. `train.train_vae` runs this step in its loop.
+    elbo_fn: another ELBO to maximize, ``elbo_fn(model, x, beta) -> (N,)`` (e.g. the one a learner wrote in
+    notebook 02); the loss is then the batch mean of -elbo_fn(model, x, beta), and return_terms is not available.
     """
-    log_px_z, kl = elbo_terms(model, x)
-    reconstruction, kl = -log_px_z.mean(), kl.mean()
-    loss = reconstruction + beta * kl
+    if elbo_fn is None:
+        log_px_z, kl = elbo_terms(model, x)
+        reconstruction, kl = -log_px_z.mean(), kl.mean()
+        loss = reconstruction + beta * kl
+    elif return_terms:
+        raise ValueError("return_terms=True needs the library's ELBO (its two terms); leave elbo_fn=None")
+    else:
+        loss = -elbo_fn(model, x, beta).mean()
     if torch.isfinite(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

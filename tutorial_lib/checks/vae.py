@@ -608,25 +608,30 @@ def _flat_parameters(model):
 
 @checker
 def check_vae_train_step(fn):
-    """Check ``fn(model, optimizer, x N x 1 x 28 x 28, beta) -> float``: one step of training on the batch mean of
-    -log p(x|z) + beta * KL(q(z|x) || p(z)), with zero_grad, backward and optimizer.step; returns the loss as a
-    Python float. Run with plain SGD (whose step is lr x the gradient) on a fixed small VAE."""
-    from ..vae import vae_train_step
+    """Check ``fn(model, optimizer, x N x 1 x 28 x 28, beta, elbo_fn=elbo) -> float``: one step of training on
+    the batch mean of -elbo_fn(model, x, beta) = -log p(x|z) + beta * KL(q(z|x) || p(z)), with zero_grad,
+    backward and optimizer.step; returns the loss as a Python float. Run with plain SGD (whose step is lr x the
+    gradient) on a fixed small VAE; one case passes a stand-in elbo_fn, to see that the step maximizes the
+    ELBO it is given."""
+    from ..vae import elbo, vae_train_step
 
     if not callable(fn):
         return run_check("vae_train_step", fn, [], "")
     x, lr, n = _check_images(8, seed=2), 1e-3, 8
 
-    def run(step_fn, beta=1.0, steps=1):
+    def run(step_fn, beta=1.0, steps=1, **kwargs):
         """The returned losses and each step's update divided by -lr (for SGD: the gradient it followed)."""
         model = _step_model()
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         losses, updates = [], []
         for _ in range(steps):
             before = _flat_parameters(model)
-            losses.append(_seeded(step_fn)(model, optimizer, x, beta))
+            losses.append(_seeded(step_fn)(model, optimizer, x, beta, **kwargs))
             updates.append((before - _flat_parameters(model)) / lr)
         return losses, updates
+
+    def doubled(model, x, beta=1.0):
+        return 2 * elbo(model, x, beta)
 
     (loss_1,), (gradient_1,) = run(vae_train_step)
     (loss_4,), (gradient_4,) = run(vae_train_step, beta=4.0)
@@ -667,8 +672,13 @@ def check_vae_train_step(fn):
              (Case("two steps in a row: the second update uses the new gradient only (call optimizer.zero_grad() "
                    "every step, before loss.backward(); without it gradients accumulate from step to step)",
                    expected=second_gradient, atol=1e-3 * scale, rtol=1e-3),
-              lambda fn: run(fn, steps=2)[1][1])]
+              lambda fn: run(fn, steps=2)[1][1]),
+             (Case("the step maximizes the ELBO it is given as elbo_fn (the next cells pass yours): with a stand-in "
+                   "elbo_fn that returns twice the ELBO, the returned loss and the update double (a step that computes "
+                   "its own loss ignores elbo_fn)", expected=(2 * loss_1, 2 * gradient_1), atol=2e-3 * scale,
+                   rtol=1e-3),
+              lambda fn: (lambda out: (out[0][0], out[1][0]))(run(fn, elbo_fn=doubled)))]
     return _probing("vae_train_step", fn, [c for c, _ in cases], [p for _, p in cases],
-                    hint="compute the batch mean of the negative ELBO, with beta weighting the KL term (e.g. with "
-                         "elbo(model, x, beta)); clear the old gradients with the optimizer, backpropagate the loss, "
+                    hint="compute the loss as the batch mean of the negative of elbo_fn(model, x, beta) (beta weights "
+                         "the KL term inside it); clear the old gradients with the optimizer, backpropagate the loss, "
                          "let the optimizer take its step, and return the loss as a Python number with .item().")
