@@ -9,8 +9,8 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 from torch import nn
 from torch.nn import functional as F
 
-from tutorial_lib.checks import (check_elbo, check_gaussian_kl, check_iwae_bound, check_reparameterize, check_vae_model,
-                                 check_vae_train_step)
+from tutorial_lib.checks import (check_conv_vae, check_elbo, check_gaussian_kl, check_iwae_bound, check_reparameterize,
+                                 check_vae_model, check_vae_train_step)
 from tutorial_lib.vae import VAE, copy_vae_weights, elbo, vae_train_step
 
 
@@ -40,7 +40,7 @@ def test_strict_mode_raises_and_the_stub_is_not_yet(monkeypatch, capsys):
         raise NotImplementedError
 
     for checker in (check_gaussian_kl, check_reparameterize, check_elbo, check_iwae_bound, check_vae_model,
-                    check_vae_train_step):
+                    check_vae_train_step, check_conv_vae):
         assert checker(stub) is False
         assert "⏳" in capsys.readouterr().out
         assert checker("not a function") is False
@@ -401,16 +401,28 @@ def test_copy_vae_weights_makes_two_networks_compute_the_same_and_refuses_differ
 
 # ---- vae_train_step ----
 
-def step_with_elbo(model, optimizer, x, beta=1.0):
-    loss = -elbo(model, x, beta).mean()
+def step_with_elbo(model, optimizer, x, beta=1.0, elbo_fn=elbo):
+    loss = -elbo_fn(model, x, beta).mean()
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
     return loss.item()
 
 
-def step_with_distributions(model, optimizer, x, beta=1.0):
-    """Independent solution: torch.distributions, the KL summed then averaged, zero_grad after the step."""
+def step_zero_grad_after(model, optimizer, x, beta=1.0, elbo_fn=elbo):
+    """Another solution: the mean written as a sum over the batch size, zero_grad after the step (for the next)."""
+    loss = (-elbo_fn(model, x, beta)).sum() / len(x)
+    loss.backward()
+    optimizer.step()
+    optimizer.zero_grad()
+    return float(loss.detach())
+
+
+def step_with_distributions(model, optimizer, x, beta=1.0, elbo_fn=None):
+    """Independent solution for the library's ELBO: torch.distributions, the KL summed then averaged; a given
+    elbo_fn replaces it."""
+    if elbo_fn is not None:
+        return step_with_elbo(model, optimizer, x, beta, elbo_fn)
     mu, logvar = model.encode(x)
     q = Normal(mu, torch.exp(0.5 * logvar))
     log_px_z = Bernoulli(logits=model.decode(q.rsample())).log_prob(x).sum(dim=(1, 2, 3))
@@ -422,7 +434,7 @@ def step_with_distributions(model, optimizer, x, beta=1.0):
     return loss.item()
 
 
-@pytest.mark.parametrize("solution", [vae_train_step, step_with_elbo, step_with_distributions])
+@pytest.mark.parametrize("solution", [vae_train_step, step_with_elbo, step_zero_grad_after, step_with_distributions])
 def test_check_vae_train_step_passes_correct_steps(solution, capsys):
     passes(check_vae_train_step, solution, capsys)
 
@@ -500,6 +512,15 @@ def returns_the_tensor(model, optimizer, x, beta=1.0):
     return loss
 
 
+def ignores_elbo_fn(model, optimizer, x, beta=1.0, elbo_fn=elbo):  # a correct loss, but not the ELBO it is given
+    log_px_z, kl = _terms(model, x)
+    return _step(model, optimizer, (beta * kl - log_px_z).mean())
+
+
+def no_elbo_fn_parameter(model, optimizer, x, beta=1.0):  # the step of the library's ELBO only
+    return _step(model, optimizer, -elbo(model, x, beta).mean())
+
+
 def own_optimizer(model, optimizer, x, beta=1.0):  # ignores the optimizer it was given
     adam = torch.optim.Adam(model.parameters(), lr=1e-3)
     return _step(model, adam, -elbo(model, x, beta).mean())
@@ -517,6 +538,8 @@ def own_optimizer(model, optimizer, x, beta=1.0):  # ignores the optimizer it wa
     (beta_ignored, "beta multiplies the KL term"),
     (returns_the_tensor, "a Python float"),
     (own_optimizer, "the size of the step"),
+    (ignores_elbo_fn, "the step maximizes the ELBO it is given"),
+    (no_elbo_fn_parameter, "the step maximizes the ELBO it is given"),
 ], ids=lambda v: getattr(v, "__name__", ""))
 def test_check_vae_train_step_names_each_typical_mistake(mistake, case, capsys):
     out = fails(check_vae_train_step, mistake, capsys)
@@ -537,3 +560,267 @@ def test_the_library_step_trains_and_skips_a_non_finite_loss():
     before = [p.detach().clone() for p in model.parameters()]
     assert not math.isfinite(vae_train_step(model, optimizer, x))
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+# ---- conv_vae: the DCGAN discriminator's body and the DCGAN generator as a VAE ----
+
+class GoodConvVAE(nn.Module):
+    """An independent solution: nn.Sequential parts, the rescale in encode, the factor 2 in decode."""
+
+    def __init__(self, latent_dim=64, width=32, padding=(1, 1, 1, 1), slope=0.2, encoder_norm=False, bias=False,
+                 norm_after_unflatten=False, norm_after_last=False):
+        super().__init__()
+        self.latent_dim, features = latent_dim, 2 * width * 49
+        conv_padding, last_padding = padding[:2], padding[2:]
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=conv_padding[0]), nn.LeakyReLU(slope),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=conv_padding[1]),
+            *([nn.BatchNorm2d(2 * width)] if encoder_norm else []), nn.LeakyReLU(slope), nn.Flatten())
+        self.to_mu, self.to_logvar = nn.Linear(features, latent_dim), nn.Linear(features, latent_dim)
+        project = [nn.Linear(latent_dim, features, bias=bias), nn.BatchNorm1d(features), nn.ReLU(),
+                   nn.Unflatten(1, (2 * width, 7, 7))]
+        if norm_after_unflatten:
+            project = [nn.Linear(latent_dim, features, bias=False), nn.Unflatten(1, (2 * width, 7, 7)),
+                       nn.BatchNorm2d(2 * width), nn.ReLU()]
+        self.decoder = nn.Sequential(
+            *project, nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=last_padding[0], bias=bias),
+            nn.BatchNorm2d(width), nn.ReLU(), nn.ConvTranspose2d(width, 1, 4, stride=2, padding=last_padding[1]),
+            *([nn.BatchNorm2d(1)] if norm_after_last else []))
+
+    def head(self, h):
+        return self.to_mu(h), self.to_logvar(h)
+
+    def encode(self, x):
+        return self.head(self.encoder(2 * x - 1))
+
+    def decode(self, z):
+        return 2 * self.decoder(z)
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(reparam_randn_like(mu, logvar)), mu, logvar
+
+
+class FunctionalConvVAE(nn.Module):
+    """Another solution: the layers as attributes, the activations from torch.nn.functional, the decoder split in two
+    like the library's generator, the rescale written as (x - 0.5) / 0.5, Normal.rsample."""
+
+    class Generator(nn.Module):
+        def __init__(self, latent_dim, width):
+            super().__init__()
+            self.width = width
+            self.fc = nn.Linear(latent_dim, 2 * width * 49, bias=False)
+            self.bn0 = nn.BatchNorm1d(2 * width * 49)
+            self.up1 = nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(width)
+            self.up2 = nn.ConvTranspose2d(width, 1, 4, 2, 1)
+
+        def forward(self, z):
+            h = F.relu(self.bn0(self.fc(z))).view(-1, 2 * self.width, 7, 7)
+            return self.up2(F.relu(self.bn1(self.up1(h))))
+
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.encoder = nn.ModuleList([nn.Conv2d(1, width, 4, 2, 1), nn.Conv2d(width, 2 * width, 4, 2, 1)])
+        self.to_mu = nn.Linear(2 * width * 49, latent_dim)
+        self.to_logvar = nn.Linear(2 * width * 49, latent_dim)
+        self.decoder = self.Generator(latent_dim, width)
+
+    def encode(self, x):
+        h = (x - 0.5) / 0.5
+        for conv in self.encoder:
+            h = F.leaky_relu(conv(h), 0.2)
+        h = h.flatten(1)
+        return self.to_mu(h), self.to_logvar(h)
+
+    def decode(self, z):
+        return self.decoder(z) * 2
+
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(Normal(mu, torch.exp(0.5 * logvar)).rsample()), mu, logvar
+
+
+class DoublePrecisionConvVAE(GoodConvVAE):
+    """Correct up to rounding: the rescale done in float64, the heads and the logits off by a relative 2e-7 (about 2
+    float32 units in the last place), as another order of the same arithmetic gives."""
+
+    def encode(self, x):
+        return self.head(self.encoder(((x.double() - 0.5) / 0.5).float()))
+
+    def head(self, h):
+        return self.to_mu(h) * (1 + 2e-7), self.to_logvar(h) * (1 - 2e-7)
+
+    def decode(self, z):
+        return 2 * self.decoder(z) * (1 + 2e-7)
+
+
+def library_conv_vae(latent_dim=64, width=32):
+    return VAE(latent_dim=latent_dim, arch="conv", channels=width)
+
+
+@pytest.mark.parametrize("solution", [library_conv_vae, GoodConvVAE, FunctionalConvVAE, DoublePrecisionConvVAE],
+                         ids=lambda v: v.__name__)
+def test_check_conv_vae_passes_correct_classes(solution, capsys):
+    passes(check_conv_vae, solution, capsys)
+
+
+def _variant(**options):
+    def build(latent_dim=64, width=32):
+        return GoodConvVAE(latent_dim, width, **options)
+    return build
+
+
+class SigmoidConvDecoder(GoodConvVAE):
+    def decode(self, z):
+        return torch.sigmoid(super().decode(z))
+
+
+class GeneratorOutputDecoder(GoodConvVAE):  # the generator's pixels (tanh(a) + 1) / 2, not their logits
+    def decode(self, z):
+        return (torch.tanh(self.decoder(z)) + 1) / 2
+
+
+class NoFactorTwo(GoodConvVAE):
+    def decode(self, z):
+        return self.decoder(z)
+
+
+class NearlyFactorTwo(GoodConvVAE):  # just outside the tolerance (rtol 1e-4): 1.999 instead of 2
+    def decode(self, z):
+        return 1.999 * self.decoder(z)
+
+
+class NoRescale(GoodConvVAE):
+    def encode(self, x):
+        return self.head(self.encoder(x))
+
+
+class SoftplusLogvarConv(GoodConvVAE):  # a standard deviation head, not a log-variance
+    def head(self, h):
+        return self.to_mu(h), F.softplus(self.to_logvar(h))
+
+
+class VarianceHeadConv(GoodConvVAE):
+    def head(self, h):
+        return self.to_mu(h), torch.exp(self.to_logvar(h))
+
+
+class LogvarReadAsStd(GoodConvVAE):  # forward uses logvar as the standard deviation
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(mu + logvar * torch.randn_like(mu)), mu, logvar
+
+
+class NoLogvarHead(GoodConvVAE):  # a fixed unit variance: no log-variance head at all
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__(latent_dim, width)
+        del self.to_logvar
+
+    def head(self, h):
+        mu = self.to_mu(h)
+        return mu, torch.zeros_like(mu)
+
+
+class OneHeadSplit(GoodConvVAE):  # one linear layer for both, split in two: not the network of the exercise
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__(latent_dim, width)
+        del self.to_mu, self.to_logvar
+        self.to_stats = nn.Linear(2 * width * 49, 2 * latent_dim)
+
+    def head(self, h):
+        return self.to_stats(h).chunk(2, dim=1)
+
+
+class DecodesTheMeanConv(GoodConvVAE):
+    def forward(self, x):
+        mu, logvar = self.encode(x)
+        return self.decode(mu), mu, logvar
+
+
+class DetachedConvEncoder(GoodConvVAE):
+    def encode(self, x):
+        return self.head(self.encoder(2 * x - 1).detach())
+
+
+class LeakyDecoder(GoodConvVAE):  # LeakyReLU in the generator: every shape and count right, other numbers
+    def __init__(self, latent_dim=64, width=32):
+        super().__init__(latent_dim, width)
+        self.decoder[2] = nn.LeakyReLU(0.2)
+
+
+@pytest.mark.parametrize("mistake, case", [
+    (_variant(padding=(0, 0, 1, 1)), "padding 0 gives 13 x 13"),                     # encoder padding 0
+    (_variant(padding=(1, 0, 1, 1)), "padding 0 gives 6 x 6"),
+    (_variant(padding=(1, 1, 0, 1)), "padding 0 gives 16 x 16"),                    # decoder padding 0
+    (_variant(padding=(1, 1, 1, 2)), "padding 2 gives 26 x 26"),
+    (SigmoidConvDecoder, "decode returns logits"),
+    (GeneratorOutputDecoder, "decode returns logits"),
+    (NoFactorTwo, "twice the last layer's output"),
+    (NearlyFactorTwo, "twice the last layer's output"),
+    (NoRescale, "scaled to [-1, 1]"),
+    (SoftplusLogvarConv, "logvar is unconstrained"),
+    (VarianceHeadConv, "logvar is unconstrained"),
+    (LogvarReadAsStd, "forward decodes a code drawn"),
+    (NoLogvarHead, "a missing log-variance head"),
+    (OneHeadSplit, "a missing log-variance head"),
+    (_variant(slope=0.0), "LeakyReLU with slope 0.2"),                              # ReLU in the encoder
+    (_variant(slope=0.21), "LeakyReLU with slope 0.2"),                             # just outside atol 1e-3
+    (_variant(bias=True), "no bias (bias=False)"),
+    (_variant(encoder_norm=True), "no BatchNorm (or other normalization) in the encoder"),
+    (_variant(norm_after_unflatten=True), "BatchNorm in the decoder"),
+    (_variant(norm_after_last=True), "BatchNorm in the decoder"),
+    (DecodesTheMeanConv, "forward decodes a code drawn"),
+    (DetachedConvEncoder, "gradients reach every parameter"),
+    (LeakyDecoder, "the same network as the course's VAE"),
+], ids=lambda v: getattr(v, "__name__", "") if not isinstance(v, str) else "")
+def test_check_conv_vae_names_each_typical_mistake(mistake, case, capsys):
+    out = fails(check_conv_vae, mistake, capsys)
+    assert case in out.split("Hint")[0]
+
+
+def test_check_conv_vae_says_not_yet_for_the_stub_and_shows_no_solution_code(capsys):
+    class Stub(nn.Module):
+        def __init__(self, latent_dim=64, width=32):
+            raise NotImplementedError
+
+    assert check_conv_vae(Stub) is False
+    assert "⏳" in capsys.readouterr().out
+    check_conv_vae(NoFactorTwo)
+    out = capsys.readouterr().out
+    for line in inspect.getsource(GoodConvVAE).splitlines():
+        if len(line.strip()) > 15 and not line.strip().startswith(('"""', "def ", "class ")):
+            assert line.strip() not in out
+
+
+def test_copy_vae_weights_copies_batchnorm_statistics_so_eval_mode_agrees():
+    torch.manual_seed(0)
+    source = VAE(latent_dim=3, arch="conv", channels=4)
+    for _ in range(3):
+        source.decode(torch.randn(8, 3) * 3)             # training mode: the running statistics move
+    target = copy_vae_weights(source, GoodConvVAE(latent_dim=3, width=4))
+    z = torch.randn(6, 3)
+    source.eval(), target.eval()
+    assert torch.equal(source.decode(z), target.decode(z))
+    assert torch.equal(source.decoder.project[1].running_var, target.decoder[1].running_var)
+    with pytest.raises(ValueError, match="decoder layers differ"):
+        copy_vae_weights(source, _variant(norm_after_unflatten=True)(latent_dim=3, width=4))
+
+
+def test_the_library_step_maximizes_a_given_elbo_and_refuses_terms_for_it():
+    torch.manual_seed(0)
+    x = torch.bernoulli(torch.full((8, 1, 28, 28), 0.3))
+    models = [VAE(latent_dim=2, hidden=16) for _ in range(2)]
+    models[1].load_state_dict(models[0].state_dict())
+    optimizers = [torch.optim.SGD(m.parameters(), lr=1e-3) for m in models]
+    before = [p.detach().clone() for p in models[0].parameters()]
+    torch.manual_seed(1)
+    plain = vae_train_step(models[0], optimizers[0], x, beta=2.0)
+    torch.manual_seed(1)
+    given = vae_train_step(models[1], optimizers[1], x, beta=2.0, elbo_fn=lambda m, x, beta: 3 * elbo(m, x, beta))
+    assert given == pytest.approx(3 * plain, rel=1e-5)
+    for start, a, b in zip(before, models[0].parameters(), models[1].parameters()):   # SGD: the update triples
+        torch.testing.assert_close(b - start, 3 * (a - start), rtol=1e-3, atol=1e-7)
+    with pytest.raises(ValueError, match="return_terms"):
+        vae_train_step(models[1], optimizers[1], x, elbo_fn=elbo, return_terms=True)

@@ -3,6 +3,7 @@
 Shapes: images x are N x 1 x 28 x 28 with values in [0, 1] (binary, or grey levels read as Bernoulli
 means); latent codes z are N x D. Every bound is returned per image, in nats, as a tensor of shape (N,).
 """
+import contextlib
 import math
 
 import torch
@@ -144,18 +145,33 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def sample(self, n, generator=None):
-        """n new images: sigmoid(decode(z)) for z ~ N(0, I), the Bernoulli means, N x C x 28 x 28 in [0, 1]."""
+        """n new images: sigmoid(decode(z)) for z ~ N(0, I), the Bernoulli means, N x C x 28 x 28 in [0, 1].
+        Runs in eval mode (the conv decoder's BatchNorm uses its running statistics), the mode restored after."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator,
                         device=generator.device if generator is not None else device)
-        return torch.sigmoid(self.decode(z.to(device)))
+        with evaluating(self):
+            return torch.sigmoid(self.decode(z.to(device)))
 
     @torch.no_grad()
     def reconstruct(self, x):
-        """The Bernoulli means decoded from the encoder's mean code: sigmoid(decode(mu(x))), N x C x 28 x 28."""
-        return torch.sigmoid(self.decode(self.encode(x)[0]))
+        """The Bernoulli means decoded from the encoder's mean code: sigmoid(decode(mu(x))), N x C x 28 x 28, in
+        eval mode like `sample`."""
+        with evaluating(self):
+            return torch.sigmoid(self.decode(self.encode(x)[0]))
+
+
+@contextlib.contextmanager
+def evaluating(model):
+    """``with evaluating(model):`` runs the block with `model` in eval mode and restores its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def _check_pixels(x):
@@ -180,7 +196,7 @@ def elbo_terms(model, x):
     return bernoulli_log_likelihood(logits, x), gaussian_kl(mu, logvar)
 
 
-def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False):
+def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False, elbo_fn=None):
     """One step of training on the batch x (N x 1 x 28 x 28 in [0, 1]): loss = the batch mean of
     -log p(x|z) + beta * KL(q(z|x) || p(z)) (the mean -ELBO when beta = 1), then zero_grad, backward, step.
 
@@ -188,10 +204,17 @@ def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False):
     ``return_terms=True``, the floats (loss, reconstruction, kl): the batch means of -log p(x|z) and of the KL,
     which `train.train_vae` logs. A NaN or infinite loss is returned without an update (the weights stay usable),
     for the caller to stop. `train.train_vae` runs this step in its loop.
+    elbo_fn: another ELBO to maximize, ``elbo_fn(model, x, beta) -> (N,)`` (e.g. the one a learner wrote in
+    notebook 02); the loss is then the batch mean of -elbo_fn(model, x, beta), and return_terms is not available.
     """
-    log_px_z, kl = elbo_terms(model, x)
-    reconstruction, kl = -log_px_z.mean(), kl.mean()
-    loss = reconstruction + beta * kl
+    if elbo_fn is None:
+        log_px_z, kl = elbo_terms(model, x)
+        reconstruction, kl = -log_px_z.mean(), kl.mean()
+        loss = reconstruction + beta * kl
+    elif return_terms:
+        raise ValueError("return_terms=True needs the library's ELBO (its two terms); leave elbo_fn=None")
+    else:
+        loss = -elbo_fn(model, x, beta).mean()
     if torch.isfinite(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -203,10 +226,12 @@ def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False):
 
 def copy_vae_weights(source, target):
     """Copy the weights of VAE `source` into VAE `target`, two networks with the same layers whatever their
-    names inside: the layers with parameters of ``encoder``, ``to_mu``, ``to_logvar`` and ``decoder``, in order.
+    names inside: the layers with parameters or buffers (BatchNorm's running statistics) of ``encoder``,
+    ``to_mu``, ``to_logvar`` and ``decoder``, in the order they are registered.
 
-    Used to show that a VAE written in a notebook computes what `VAE` computes. Raises ValueError (saying which
-    part differs) when the two do not have the same layers."""
+    Used to show that a VAE written in a notebook computes what `VAE` computes, and to put a learner's trained
+    model into a library `VAE` (`pretrained.save_yours`). Raises ValueError (saying which part differs) when the
+    two do not have the same layers. Returns `target`."""
     for part in ("encoder", "to_mu", "to_logvar", "decoder"):
         found = []
         for which, model in (("source", source), ("target", target)):
@@ -214,18 +239,29 @@ def copy_vae_weights(source, target):
             if not isinstance(module, nn.Module):
                 raise ValueError(f"the {which} VAE has no layer (nn.Module) named {part!r}; name the parts encoder, "
                                  "to_mu, to_logvar and decoder")
-            found.append([m for m in module.modules() if list(m.parameters(recurse=False))])
+            found.append([m for m in module.modules() if _tensors(m)])
         layers, other_layers = found
-        shapes, other_shapes = ([f"{type(m).__name__} {' and '.join('x'.join(map(str, p.shape)) for p in m.parameters(recurse=False))}"
-                                 for m in found_layers] for found_layers in found)
+        shapes, other_shapes = ([_layer_signature(m) for m in found_layers] for found_layers in found)
         if shapes != other_shapes:
             raise ValueError(f"the {part} layers differ: the source has {shapes}, the target {other_shapes} "
                              "(layers with weights, in order, with the shapes of their parameters)")
         with torch.no_grad():
             for a, b in zip(layers, other_layers):
-                for p, q in zip(a.parameters(recurse=False), b.parameters(recurse=False)):
+                for p, q in zip(_tensors(a), _tensors(b)):
                     q.copy_(p)
     return target
+
+
+def _tensors(module):
+    """A layer's own parameters, then its buffers (e.g. BatchNorm's running mean and variance)."""
+    return list(module.parameters(recurse=False)) + list(module.buffers(recurse=False))
+
+
+def _layer_signature(module):
+    """e.g. 'Linear 20x400 and 20' or 'BatchNorm1d 8 and 8 (running statistics)'."""
+    shapes = " and ".join("x".join(map(str, p.shape)) for p in module.parameters(recurse=False))
+    buffers = [tuple(b.shape) for b in module.buffers(recurse=False)]
+    return f"{type(module).__name__} {shapes}" + (" (running statistics)" if buffers else "")
 
 
 def _max_rows(n_images):
@@ -233,7 +269,7 @@ def _max_rows(n_images):
 
 
 def iwae_bound(model, x, k):
-    """The importance-weighted bound (Burda et al. 2015) with k samples, per image, in nats:
+    """The importance-weighted bound (Burda et al. 2016) with k samples, per image, in nats:
 
         log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),   z_1..z_k ~ q(z|x),   computed with log-sum-exp.
 
