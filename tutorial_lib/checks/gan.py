@@ -345,18 +345,21 @@ def _layers_text(trace):
         or "none"
 
 
-def _traced(model, *inputs):
-    """(output, trace, error) of the learner's forward pass; the trace keeps the layers that ran before an error."""
+def _traced(model, x):
+    """The learner's forward pass on x in training mode: (output, error, trace, layers with weights, conv layers), the
+    last three as (layer, output shape); the trace keeps the layers that ran before an error."""
     from ..gan import layer_shapes
 
-    trace = []
+    trace, output, error = [], None, None
     try:
-        output, _ = layer_shapes(model, *inputs, trace=trace)
-        return output, trace, None
+        output, _ = layer_shapes(model.train(), x, trace=trace)
     except (NotImplementedError, CheckTimeout):
         raise
-    except Exception as error:  # the learner's error: reported with the layers that ran
-        return None, trace, error
+    except Exception as raised:  # the learner's error: reported with the layers that ran
+        error = raised
+    weighted = [(layer, shape) for _, layer, shape in trace if _has_weights(layer)]
+    convs = [(layer, shape) for layer, shape in weighted if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
+    return output, error, trace, weighted, convs
 
 
 def _conv_size(layer, size):
@@ -457,11 +460,7 @@ def _generator_problem(cls):
         return (f"cls() sets latent_dim = {getattr(model, 'latent_dim', None)!r}, expected {latent} (the default).",
                 "the constructor takes latent_dim=64 and width=32 as defaults and keeps latent_dim as an attribute "
                 "(the training step reads it to draw the noise).")
-    z = torch.randn(6, latent, generator=torch.Generator().manual_seed(1))
-    model.train()
-    out, trace, error = _traced(model, z)
-    weighted = [(layer, shape) for _, layer, shape in trace if _has_weights(layer)]
-    convs = [(layer, shape) for layer, shape in weighted if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
+    out, error, trace, weighted, convs = _traced(model, torch.randn(6, latent, generator=torch.Generator().manual_seed(1)))
     shape_hint = ("a linear layer maps the noise to 2·width·7·7 values, reshaped to 2·width feature maps of 7 x 7; two "
                   "transposed convolutions with kernel 4, stride 2 and padding 1 double the side, 7 -> 14 -> 28, to "
                   "width and then 1 channel.")
@@ -492,7 +491,7 @@ def _generator_problem(cls):
         return (problem + ".", "batch norm follows the projection and the first transposed convolution, each "
                                "followed by ReLU; the last transposed convolution goes to tanh without one.")
     with torch.no_grad():
-        model.eval()  # BatchNorm's running statistics (mean 0, variance 1 at the start): far codes give large values
+        model.eval()  # running statistics near their start (mean 0, variance 1): far codes give large values
         far = model(20 * torch.randn(64, latent, generator=torch.Generator().manual_seed(2)))
     low, high = min(out.min().item(), far.min().item()), max(out.max().item(), far.max().item())
     if low < 0 or high > 1:
@@ -568,10 +567,7 @@ def _discriminator_problem(cls):
     width = 32
     model = _build(cls)
     x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(5))
-    model.train()
-    out, trace, error = _traced(model, x)
-    weighted = [(layer, shape) for _, layer, shape in trace if _has_weights(layer)]
-    convs = [(layer, shape) for layer, shape in weighted if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
+    out, error, trace, weighted, convs = _traced(model, x)
     shape_hint = ("two convolutions with kernel 4, stride 2 and padding 1 halve the side, 28 -> 14 -> 7, to width and "
                   "then 2·width channels, each followed by LeakyReLU(0.2); flatten, then a linear layer from "
                   "2·width·7·7 values to one logit per image.")
