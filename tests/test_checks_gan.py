@@ -484,6 +484,11 @@ def test_layer_shapes_keeps_the_layers_before_an_error():
         layer_shapes(make_discriminator(paddings=(0, 0))(), torch.rand(2, 1, 28, 28), trace=trace)
     assert [(type(layer).__name__, shape) for _, layer, shape in trace] == [("Conv2d", (2, 32, 13, 13)),
                                                                             ("Conv2d", (2, 64, 5, 5))]
+    with pytest.raises(TypeError, match="nn.Module"):
+        layer_shapes(lambda x: x, torch.rand(2, 1, 28, 28))
+    from tutorial_lib.gan import copy_dcgan_weights
+    with pytest.raises(TypeError, match="nn.Module"):
+        copy_dcgan_weights({"weight": torch.zeros(3)}, make_discriminator()())
 
 
 # ---- all of them: the stub, a non-function, and no code in the feedback ----

@@ -300,6 +300,8 @@ def layer_shapes(model, *inputs, trace=None):
     """Run ``model(*inputs)``, recording every leaf layer (a module without children) as it runs: returns
     ``(output, trace)``, trace a list of ``(name, layer, output shape)`` in call order. Pass your own list as
     `trace` to keep the layers that ran before an error. Layers applied as functions (F.relu) are not listed."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"layer_shapes needs a network (an nn.Module), got {type(model).__name__}")
     trace = [] if trace is None else trace
 
     def record(name):
