@@ -338,6 +338,65 @@ class DCGANDiscriminator(nn.Module):
         return self.net[-1](self.features(x)).squeeze(1)
 
 
+# ---- the learner's networks (notebook 04): each layer's output shape, and copying weights between equal networks ----
+
+def layer_shapes(model, *inputs, trace=None):
+    """Run ``model(*inputs)``, recording every leaf layer (a module without children) as it runs: returns
+    ``(output, trace)``, trace a list of ``(name, layer, output shape)`` in call order. Pass your own list as
+    `trace` to keep the layers that ran before an error. Layers applied as functions (F.relu) are not listed."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"layer_shapes needs a network (an nn.Module), got {type(model).__name__}")
+    trace = [] if trace is None else trace
+
+    def record(name):
+        def hook(layer, args, output):
+            trace.append((name, layer, tuple(output.shape) if isinstance(output, torch.Tensor) else None))
+        return hook
+
+    handles = [module.register_forward_hook(record(name)) for name, module in model.named_modules()
+               if not list(module.children())]
+    try:
+        return model(*inputs), trace
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def _weighted_layers(model, which):
+    from torch.nn.utils import parametrize
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"the {which} network must be an nn.Module, got {type(model).__name__}")
+    if any(parametrize.is_parametrized(m) for m in model.modules()):
+        raise ValueError(f"the {which} network has parametrized layers (spectral norm); copy between networks "
+                         "without spectral normalization")
+    return [m for m in model.modules() if list(m.parameters(recurse=False))]
+
+
+def copy_dcgan_weights(source, target):
+    """Copy the weights of `source` into `target`, two networks with the same layers whatever their names inside
+    (a DCGAN network written in a notebook and `DCGANGenerator` or `DCGANDiscriminator`, either way): the layers
+    with parameters, in the order ``modules()`` lists them, their parameters and buffers (BatchNorm's running
+    statistics). Returns `target`. Raises ValueError, listing both sides, when the layers differ."""
+    layers, other_layers = _weighted_layers(source, "source"), _weighted_layers(target, "target")
+
+    def shapes(found):
+        return [f"{type(m).__name__} " + " and ".join("x".join(map(str, t.shape)) or "1"
+                                                      for t in [*m.parameters(recurse=False), *m.buffers(recurse=False)])
+                for m in found]
+
+    if shapes(layers) != shapes(other_layers):
+        raise ValueError(f"the two networks have different layers: the source has {shapes(layers)}, the target "
+                         f"{shapes(other_layers)} (layers with weights in order, with their parameters' and "
+                         f"buffers' shapes)")
+    with torch.no_grad():
+        for a, b in zip(layers, other_layers):
+            for p, q in zip([*a.parameters(recurse=False), *a.buffers(recurse=False)],
+                            [*b.parameters(recurse=False), *b.buffers(recurse=False)]):
+                q.copy_(p)
+    return target
+
+
 # ---- one training step (notebook 04) and the KL divergence on a grid (notebook 03) ----
 
 def gan_step(generator, discriminator, opt_g, opt_d, real, loss="nonsaturating"):

@@ -7,7 +7,7 @@ from torch import nn
 from ._core import Case, CheckTimeout, case_seconds, checker, report, run_check, time_limit
 
 __all__ = ["check_optimal_discriminator", "check_kl_divergence", "check_discriminator_loss", "check_generator_loss",
-           "check_gan_step"]
+           "check_gan_step", "check_dcgan_generator", "check_dcgan_discriminator"]
 
 
 def _logits(n, seed, scale=2.0):
@@ -306,3 +306,384 @@ def check_gan_step(fn):
         return report("gan_step", False, f"❌ gan_step: {message}\n   Hint: {hint}")
     return report("gan_step", True, "✅ gan_step: correct on SGD and Adam runs, from clean and stale gradients, from "
                                     "training and eval mode. Well done!")
+
+
+# ---- the DCGAN generator and discriminator (notebook 04) ----
+
+#: Outputs of the learner's network and the course's, with the same weights, agree to within these: float32 rounding
+#: (machine epsilon 1.2e-7) summed over dot products of up to 3,136 terms and a BatchNorm division gives errors of
+#: order 1e-6 on values of order 1; a real difference (a layer, an activation, a rescale) is of order 1e-2 or more.
+DCGAN_ATOL, DCGAN_RTOL = 1e-5, 1e-4
+
+
+def dcgan_generator_parameters(latent_dim=64, width=32, image_channels=1):
+    """The number of parameters of `gan.DCGANGenerator`, counted layer by layer: the projection (no bias), its batch
+    norm (a scale and a shift per value), the first transposed convolution (no bias), its batch norm, the last
+    transposed convolution (with a bias). 240,321 at the defaults."""
+    projected = 2 * width * 7 * 7
+    return (latent_dim * projected + 2 * projected + 2 * width * width * 4 * 4 + 2 * width
+            + width * image_channels * 4 * 4 + image_channels)
+
+
+def dcgan_discriminator_parameters(width=32, image_channels=1):
+    """The number of parameters of `gan.DCGANDiscriminator`: two convolutions with biases and the linear layer to
+    one logit. 36,513 at the default width."""
+    return (image_channels * width * 4 * 4 + width + width * 2 * width * 4 * 4 + 2 * width
+            + 2 * width * 7 * 7 + 1)
+
+
+def _has_weights(layer):
+    return bool(list(layer.parameters(recurse=False)))
+
+
+def _size(shape):
+    return " x ".join(map(str, shape)) if shape is not None else "?"
+
+
+def _layers_text(trace):
+    return ", ".join(f"{type(layer).__name__} -> {_size(shape)}" for _, layer, shape in trace if _has_weights(layer)) \
+        or "none"
+
+
+def _traced(model, x):
+    """The learner's forward pass on x in training mode: (output, error, trace, layers with weights, conv layers), the
+    last three as (layer, output shape); the trace keeps the layers that ran before an error."""
+    from ..gan import layer_shapes
+
+    trace, output, error = [], None, None
+    try:
+        output, _ = layer_shapes(model.train(), x, trace=trace)
+    except (NotImplementedError, CheckTimeout):
+        raise
+    except Exception as raised:  # the learner's error: reported with the layers that ran
+        error = raised
+    weighted = [(layer, shape) for _, layer, shape in trace if _has_weights(layer)]
+    convs = [(layer, shape) for layer, shape in weighted if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d))]
+    return output, error, trace, weighted, convs
+
+
+def _conv_size(layer, size):
+    """(output side, the arithmetic as text) of a square conv or transposed conv `layer` on size x size inputs."""
+    k, s, p = layer.kernel_size[0], layer.stride[0], layer.padding
+    if isinstance(p, str):
+        return None, f"padding={p!r}"
+    p = p[0]
+    if isinstance(layer, nn.ConvTranspose2d):
+        extra = layer.output_padding[0]
+        return (size - 1) * s - 2 * p + k + extra, (f"(in - 1)·stride - 2·padding + kernel = ({size} - 1)·{s} - 2·{p} "
+                                                    f"+ {k}" + (f" + {extra} (output_padding)" if extra else ""))
+    return (size + 2 * p - k) // s + 1, f"floor((in + 2·padding - kernel) / stride) + 1 = floor(({size} + 2·{p} - {k}) / {s}) + 1"
+
+
+def _conv_problem(convs, plan, what):
+    """The first conv layer whose output differs from `plan` [(channels, side, input side), ...], as a message."""
+    kind = "transposed convolution" if what == "generator" else "convolution"
+    ordinals = ("first", "second", "third", "fourth")
+    for i, ((layer, shape), (channels, side, before)) in enumerate(zip(convs, plan)):
+        if shape is None or len(shape) != 4:
+            return f"the {ordinals[i]} {kind} returned {_size(shape)}, not a batch of feature maps N x C x H x W"
+        if shape[2:] != (side, side):
+            size, arithmetic = _conv_size(layer, before)
+            return (f"the {ordinals[i]} {kind} turns {before} x {before} inputs into {shape[2]} x {shape[3]}, "
+                    f"expected {side} x {side}: {arithmetic} = {size}. With kernel 4 and stride 2, only padding 1 "
+                    f"gives {side}")
+        if shape[1] != channels:
+            return (f"the {ordinals[i]} {kind} has {shape[1]} output channels, expected {channels}")
+    if len(convs) != len(plan):
+        sides = " -> ".join(str(before) for *_, before in plan) + f" -> {plan[-1][1]}"
+        return (f"the {what} has {len(convs)} {kind}s with weights, expected {len(plan)} ({sides}, each halving or "
+                f"doubling the side)")
+    return None
+
+
+def _max_difference(a, b):
+    return (a.detach().double() - b.detach().double()).abs().max().item()
+
+
+def _close(a, b):
+    return (isinstance(a, torch.Tensor) and a.shape == b.shape
+            and torch.allclose(a.detach().double(), b.detach().double(), atol=DCGAN_ATOL, rtol=DCGAN_RTOL))
+
+
+def _build(cls, seed=0, **kwargs):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return cls(**kwargs)
+
+
+def _batchnorm_problem(weighted, width):
+    """The generator's batch norms: after the projection (BatchNorm1d over 2·width·49 values) and after the first
+    transposed convolution (BatchNorm2d over width channels), nowhere else. `weighted`: [(layer, shape)]."""
+    kinds = [layer for layer, _ in weighted]
+    norms = [i for i, layer in enumerate(kinds) if isinstance(layer, nn.modules.batchnorm._BatchNorm)]
+    convs = [i for i, layer in enumerate(kinds) if isinstance(layer, nn.ConvTranspose2d)]
+    follows = {i - 1 for i in norms}
+    if 0 not in follows:
+        return ("no batch norm after the projection: the generator normalizes the projected 2·width·7·7 values "
+                "(then ReLU) before the first transposed convolution")
+    if isinstance(kinds[1], nn.BatchNorm2d):
+        return (f"the batch norm after the projection is a BatchNorm2d over {kinds[1].num_features} channels; the "
+                f"course's generator normalizes each of the {2 * width * 49:,} projected values on its own (a "
+                f"BatchNorm1d before the reshape to 2·width x 7 x 7)")
+    if len(convs) == 2 and convs[0] not in follows:
+        return "no batch norm after the first transposed convolution (the course's generator has one, then ReLU)"
+    if convs and convs[-1] in follows:
+        return ("a batch norm after the last transposed convolution: DCGAN leaves batch norm off the generator's "
+                "output layer (Radford et al. 2016), whose values go straight into tanh")
+    if len(norms) != 2:
+        return f"the generator has {len(norms)} batch norms, expected 2 (after the projection and after the first " \
+               f"transposed convolution)"
+    return None
+
+
+def _parameter_problem(model, expected, weighted):
+    count = sum(p.numel() for p in model.parameters())
+    if count == expected:
+        return None
+    layers = [layer for layer, _ in weighted]
+    biased = [type(layer).__name__ for layer, after in zip(layers, layers[1:])
+              if isinstance(after, nn.modules.batchnorm._BatchNorm) and getattr(layer, "bias", None) is not None]
+    if biased:
+        return (f"{count:,} parameters, expected {expected:,}: the layers before a batch norm have a bias (the "
+                f"{' and the '.join(biased)}). Batch norm subtracts the batch mean, which removes any bias added before it, so the course's "
+                f"layers before a batch norm have none")
+    return (f"{count:,} parameters, expected {expected:,} (layers with weights: "
+            + ", ".join(f"{type(layer).__name__} {sum(p.numel() for p in layer.parameters(recurse=False)):,}"
+                        for layer in layers) + ")")
+
+
+def _generator_problem(cls):
+    """(message, hint) for the first mistake found in the learner's generator class, or None when it is right."""
+    latent, width = 64, 32
+    model = _build(cls)
+    if getattr(model, "latent_dim", None) != latent:
+        return (f"cls() sets latent_dim = {getattr(model, 'latent_dim', None)!r}, expected {latent} (the default).",
+                "the constructor takes latent_dim=64 and width=32 as defaults and keeps latent_dim as an attribute "
+                "(the training step reads it to draw the noise).")
+    out, error, trace, weighted, convs = _traced(model, torch.randn(6, latent, generator=torch.Generator().manual_seed(1)))
+    shape_hint = ("a linear layer maps the noise to 2·width·7·7 values, reshaped to 2·width feature maps of 7 x 7; two "
+                  "transposed convolutions with kernel 4, stride 2 and padding 1 double the side, 7 -> 14 -> 28, to "
+                  "width and then 1 channel.")
+    if (len(weighted) > 1 and isinstance(weighted[0][0], nn.modules.batchnorm._BatchNorm)
+            and isinstance(weighted[1][0], nn.Linear)):
+        return ("a batch norm runs on the noise itself, before the projection; the generator's first batch norm "
+                "comes after it.", "batch norm follows the projection and the first transposed convolution only.")
+    if not weighted or not isinstance(weighted[0][0], nn.Linear):
+        if error is not None:
+            return (f"your generator raised {type(error).__name__}: {error} (layers with weights that ran: "
+                    f"{_layers_text(trace)}).", shape_hint)
+        return (f"the generator should start with the projection, a linear layer from the {latent} noise values; its "
+                f"layers with weights are: {_layers_text(trace)}.", shape_hint)
+    if weighted[0][1] != (6, 2 * width * 49):
+        return (f"the projection maps 6 noise vectors to {_size(weighted[0][1])}, expected 6 x {2 * width * 49:,} "
+                f"(2·width·7·7 = 2·{width}·49).", shape_hint)
+    problem = _conv_problem(convs, [(width, 14, 7), (1, 28, 14)], "generator")
+    if problem:
+        return problem + ".", shape_hint
+    if error is not None:
+        return (f"your generator raised {type(error).__name__}: {error} (layers with weights that ran: "
+                f"{_layers_text(trace)}).", shape_hint)
+    if not isinstance(out, torch.Tensor) or out.shape != (6, 1, 28, 28):
+        return (f"for 6 noise vectors it returned {_size(getattr(out, 'shape', None))}, expected images "
+                f"6 x 1 x 28 x 28.", shape_hint)
+    problem = _batchnorm_problem(weighted, width)
+    if problem:
+        return (problem + ".", "batch norm follows the projection and the first transposed convolution, each "
+                               "followed by ReLU; the last transposed convolution goes to tanh without one.")
+    with torch.no_grad():
+        model.eval()  # running statistics near their start (mean 0, variance 1): far codes give large values
+        far = model(20 * torch.randn(64, latent, generator=torch.Generator().manual_seed(2)))
+    low, high = min(out.min().item(), far.min().item()), max(out.max().item(), far.max().item())
+    if low < 0 or high > 1:
+        if low >= -1 and high <= 1:
+            return (f"the images range over [{low:.3f}, {high:.3f}], inside [-1, 1] but below 0: the tanh output is "
+                    f"not rescaled to the data's [0, 1].",
+                    "the last layer's output a goes through tanh, in [-1, 1]; then (tanh(a) + 1) / 2 maps it to [0, 1].")
+        return (f"the images range over [{low:.3f}, {high:.3f}]: unbounded, so the last layer's output does not go "
+                f"through tanh.",
+                "the last layer's output a goes through tanh, in [-1, 1]; then (tanh(a) + 1) / 2 maps it to [0, 1].")
+    problem = _parameter_problem(model, dcgan_generator_parameters(latent, width), weighted)
+    if problem:
+        return problem + ".", "the projection and the first transposed convolution have no bias; the last one has."
+    activations = {type(layer).__name__ for _, layer, _ in trace if not _has_weights(layer)}
+    if activations & {"LeakyReLU", "ELU", "GELU", "SiLU"}:
+        return (f"the generator uses {', '.join(sorted(activations & {'LeakyReLU', 'ELU', 'GELU', 'SiLU'}))}; "
+                f"the DCGAN generator uses ReLU after each batch norm (and tanh at the end).",
+                "ReLU after both batch norms; LeakyReLU belongs to the discriminator.")
+    return _same_as_library(cls, model, latent, width)
+
+
+def _same_as_library(cls, model, latent, width):
+    from ..gan import DCGANGenerator, copy_dcgan_weights
+
+    hint = ("the layers in order: linear (no bias) -> batch norm -> ReLU -> reshape to 2·width x 7 x 7 -> transposed "
+            "convolution to width channels (kernel 4, stride 2, padding 1, no bias) -> batch norm -> ReLU -> "
+            "transposed convolution to 1 channel (kernel 4, stride 2, padding 1) -> tanh, rescaled to [0, 1].")
+    for config, learner in (((latent, width), model), ((8, 4), None)):
+        reference = _build(DCGANGenerator, seed=3, latent_dim=config[0], width=config[1])
+        if learner is None:
+            learner = _build(cls, latent_dim=config[0], width=config[1])
+        try:
+            copy_dcgan_weights(reference, learner)
+        except ValueError as error:
+            return (f"with latent_dim={config[0]}, width={config[1]} (source: the course's DCGANGenerator, target: "
+                    f"yours): {error}.",
+                    "use latent_dim and width in every layer's size, never the numbers 64 and 32.")
+        z = torch.randn(16, config[0], generator=torch.Generator().manual_seed(4))
+        results = {}
+        for mode in ("train", "eval"):  # train: batch statistics (and updating the running ones); eval: running ones
+            reference.train(mode == "train")
+            learner.train(mode == "train")
+            z_ref, z_yours = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+            expected, got = reference(z_ref), learner(z_yours)
+            results[mode] = expected, got
+            if not _close(got, expected):
+                if mode == "train" and _close(got, torch.sigmoid(reference.logits(z) / 2)):
+                    return ("the images are sigmoid(a) of the last layer's output a; the course's generator returns "
+                            "(tanh(a) + 1) / 2, which is sigmoid(2a): a steeper curve, the same range.",
+                            "apply tanh to the last layer's output, then map [-1, 1] to [0, 1].")
+                where = f" (latent_dim={config[0]}, width={config[1]})" if config != (latent, width) else ""
+                what = ("in training mode (batch statistics)" if mode == "train" else
+                        "in eval mode (BatchNorm's running statistics, after one training-mode pass)")
+                return (f"with the course's weights copied in{where}, your images differ from the course generator's "
+                        f"{what} by up to {_max_difference(got, expected):.2g}.",
+                        hint + (" Every size comes from latent_dim and width." if where else
+                                " BatchNorm with its default settings (eps, momentum)." if mode == "eval" else ""))
+            (expected_grad,) = torch.autograd.grad(expected.square().sum(), z_ref)
+            got_grad = torch.autograd.grad(got.square().sum(), z_yours, allow_unused=True)[0] \
+                if got.requires_grad else None
+            if got_grad is None or not _close(got_grad, expected_grad):
+                return ("the images are right but the gradient with respect to the noise is "
+                        + ("missing" if got_grad is None else "wrong")
+                        + ": the generator learns only through this gradient (from the discriminator's loss).",
+                        "no torch.no_grad(), .detach() or .item() inside forward.")
+    return None
+
+
+def _discriminator_problem(cls):
+    """(message, hint) for the first mistake found in the learner's discriminator class, or None when it is right."""
+    from ..gan import DCGANDiscriminator, copy_dcgan_weights
+
+    width = 32
+    model = _build(cls)
+    x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    out, error, trace, weighted, convs = _traced(model, x)
+    shape_hint = ("two convolutions with kernel 4, stride 2 and padding 1 halve the side, 28 -> 14 -> 7, to width and "
+                  "then 2·width channels, each followed by LeakyReLU(0.2); flatten, then a linear layer from "
+                  "2·width·7·7 values to one logit per image.")
+    problem = _conv_problem(convs, [(width, 14, 28), (2 * width, 7, 14)], "discriminator")
+    if problem:
+        return problem + ".", shape_hint
+    if error is not None:
+        return (f"your discriminator raised {type(error).__name__}: {error} (layers with weights that ran: "
+                f"{_layers_text(trace)}).", shape_hint)
+    if not isinstance(out, torch.Tensor) or out.shape != (6,):
+        squeeze = isinstance(out, torch.Tensor) and out.shape == (6, 1)
+        return (f"for 6 images it returned {_size(getattr(out, 'shape', None))}, expected one logit per image, shape "
+                f"(6,)" + (": the linear layer's N x 1 output still has its last dimension." if squeeze else "."),
+                "the losses take a vector of N logits: drop the last dimension of the linear layer's output."
+                if squeeze else shape_hint)
+    norms = [i for i, (layer, _) in enumerate(weighted) if isinstance(layer, nn.modules.batchnorm._BatchNorm)]
+    if norms:
+        first_layer = norms[0] <= 1
+        return (("batch norm on the discriminator's input layer" if first_layer else "batch norm in the discriminator")
+                + ": the course's discriminator has none. Radford et al. (2016) leave it off the input layer, and "
+                  "without any the same network serves as a WGAN-GP critic, whose gradient penalty is per sample "
+                  "(batch norm mixes the samples of a batch).",
+                "convolution -> LeakyReLU(0.2), twice, with no normalization layer.")
+    activations = [layer for _, layer, _ in trace if not _has_weights(layer)
+                   and not isinstance(layer, (nn.Flatten, nn.Unflatten, nn.Identity))]
+    slopes = {round(layer.negative_slope, 6) for layer in activations if isinstance(layer, nn.LeakyReLU)}
+    others = sorted({type(layer).__name__ for layer in activations if not isinstance(layer, nn.LeakyReLU)})
+    if others or slopes - {0.2}:
+        found = others + [f"LeakyReLU({s:g})" for s in sorted(slopes - {0.2})]
+        return (f"the discriminator uses {', '.join(found)}; DCGAN's discriminator uses LeakyReLU with slope 0.2 "
+                f"after each convolution (and nothing after the linear layer: it returns logits).",
+                "LeakyReLU(0.2) keeps a gradient for negative inputs, which the generator needs.")
+    problem = _parameter_problem(model, dcgan_discriminator_parameters(width), weighted)
+    if problem:
+        return problem + ".", "two convolutions with biases, then one linear layer to a single logit."
+    hint = ("rescale the [0, 1] pixels to [-1, 1] first (x -> 2x - 1), then convolution -> LeakyReLU(0.2) twice, "
+            "flatten, linear to one logit; return the logits (no sigmoid).")
+    for w, learner in ((width, model), (4, None)):
+        reference = _build(DCGANDiscriminator, seed=6, width=w)
+        if learner is None:
+            learner = _build(cls, width=w)
+        try:
+            copy_dcgan_weights(reference, learner)
+        except ValueError as error:
+            return (f"with width={w} (source: the course's DCGANDiscriminator, target: yours): {error}.",
+                    "use width in every layer's size, never the number 32.")
+        x_ref, x_yours = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        expected, got = reference(x_ref), learner(x_yours)
+        if not _close(got, expected):
+            with torch.no_grad():
+                probabilities = torch.sigmoid(reference(x))
+                unscaled = reference.net(x).squeeze(1)
+            if _close(got, probabilities):
+                return ("the discriminator returns probabilities sigmoid(logit); the course's losses take logits and "
+                        "apply the sigmoid themselves (stably).", "return the linear layer's output as it is.")
+            if _close(got, unscaled):
+                return ("the discriminator does not rescale its input: it computes on the [0, 1] pixels, while the "
+                        "course's maps them to [-1, 1] first (the range of tanh, where a DCGAN's data lives).",
+                        "the first thing forward does is x -> 2x - 1.")
+            where = f" (width={w})" if w != width else ""
+            return (f"with the course's weights copied in{where}, your logits differ from the course discriminator's "
+                    f"by up to {_max_difference(got, expected):.2g}.",
+                    hint + (" Every size comes from width." if where else ""))
+        (expected_grad,) = torch.autograd.grad(expected.square().sum(), x_ref)
+        got_grad = torch.autograd.grad(got.square().sum(), x_yours, allow_unused=True)[0] if got.requires_grad else None
+        if got_grad is None or not _close(got_grad, expected_grad):
+            return ("the logits are right but their gradient with respect to the images is "
+                    + ("missing" if got_grad is None else "wrong")
+                    + ": the generator learns through exactly this gradient.",
+                    "no torch.no_grad(), .detach() or .item() inside forward.")
+    return None
+
+
+def _network_check(name, cls, problem_fn, passed):
+    if not callable(cls):
+        return run_check(name, cls, [], hint="")
+    try:
+        with time_limit(case_seconds()):
+            problem = problem_fn(cls)
+    except NotImplementedError:
+        return report(name, False, f"⏳ {name}: not implemented yet. Replace `raise NotImplementedError` with your "
+                                   f"code, then run this cell again.")
+    except CheckTimeout as error:
+        return report(name, False, f"❌ {name}: building and running your network on a few images {error}.\n"
+                                   f"   Hint: the network is a handful of layers; no loops over pixels.")
+    except Exception as error:  # the learner's error, without a traceback wall
+        return report(name, False, f"❌ {name}: building or running your class raised {type(error).__name__}: "
+                                   f"{error}\n   Hint: the class is built as cls() with the defaults, or with "
+                                   f"keyword arguments (latent_dim=, width= for the generator; width= for the "
+                                   f"discriminator).")
+    if problem:
+        message, hint = problem
+        return report(name, False, f"❌ {name}: {message}\n   Hint: {hint}")
+    return report(name, True, f"✅ {name}: {passed} Well done!")
+
+
+@checker
+def check_dcgan_generator(cls):
+    """Check a DCGAN generator class: ``cls(latent_dim=64, width=32)`` maps noise N x latent_dim to images
+    N x 1 x 28 x 28 in [0, 1]. Checks the shape after each layer (a linear projection to 2·width x 7 x 7, then
+    7 -> 14 -> 28), batch norm after the projection and after the first transposed convolution only, the range
+    ((tanh + 1) / 2), the parameter count (240,321), and that with the course's weights copied in it computes what
+    `gan.DCGANGenerator` computes, in training and eval mode, with the same gradient, at two sizes."""
+    return _network_check("dcgan_generator", cls, _generator_problem,
+                          "the shapes after each layer (7 -> 14 -> 28), batch norm where DCGAN puts it, images in "
+                          "[0, 1], 240,321 parameters, and the course's DCGANGenerator's outputs and gradients with "
+                          "its weights copied in (training and eval mode, two sizes).")
+
+
+@checker
+def check_dcgan_discriminator(cls):
+    """Check a DCGAN discriminator class: ``cls(width=32)`` maps images N x 1 x 28 x 28 in [0, 1] to logits (N,).
+    Checks the shape after each layer (28 -> 14 -> 7), no batch norm, LeakyReLU(0.2), the parameter count (36,513),
+    and that with the course's weights copied in it computes what `gan.DCGANDiscriminator` computes (the input
+    rescaled to [-1, 1], logits not probabilities), with the same gradient, at two widths."""
+    return _network_check("dcgan_discriminator", cls, _discriminator_problem,
+                          "the shapes after each layer (28 -> 14 -> 7), no batch norm, LeakyReLU(0.2), 36,513 "
+                          "parameters, and the course's DCGANDiscriminator's logits and gradients with its weights "
+                          "copied in (two widths).")
