@@ -500,4 +500,4 @@ def test_check_train_wgan_gp_reports_a_stub_and_an_error(capsys):
         return critic(torch.randn(3, 5))
 
     assert check_train_wgan_gp(broken) is False
-    assert "your loop raised ValueError" in capsys.readouterr().out
+    assert "your code raised ValueError" in capsys.readouterr().out

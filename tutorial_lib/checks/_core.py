@@ -214,3 +214,25 @@ def _seeded(fn, seed=0):
     return run
 
 
+
+
+def report_problem(name, fn, find_problem, *, slow, raised_hint, passed):
+    """A checker that looks for the learner's first typical mistake: ``find_problem(fn)`` returns None or
+    (message, hint). Reports a stub (⏳), a time-out (`slow`: a hint), the learner's error (`raised_hint`), the
+    mistake, or `passed` (the success message, without the leading ✅)."""
+    if not callable(fn):
+        return run_check(name, fn, [], hint="")
+    try:
+        problem = find_problem(fn)
+    except NotImplementedError:
+        return report(name, False, f"⏳ {name}: not implemented yet. Replace `raise NotImplementedError` with your "
+                                   f"code, then run this cell again.")
+    except CheckTimeout as error:
+        return report(name, False, f"❌ {name}: a short run {error}.\n   Hint: {slow}")
+    except Exception as error:  # the learner's error, without a traceback wall
+        return report(name, False, f"❌ {name}: your code raised {type(error).__name__}: {error}\n"
+                                   f"   Hint: {raised_hint}")
+    if problem:
+        message, hint = problem
+        return report(name, False, f"❌ {name}: {message}\n   Hint: {hint}")
+    return report(name, True, f"✅ {name}: {passed}")

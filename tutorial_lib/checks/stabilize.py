@@ -5,7 +5,7 @@ import math
 import torch
 from torch import nn
 
-from ._core import Case, CheckTimeout, _seeded, case_seconds, checker, report, run_check, time_limit
+from ._core import Case, _seeded, case_seconds, checker, report_problem, run_check, time_limit
 
 __all__ = ["check_reverse_kl", "check_ema_update", "check_pack", "check_power_iteration", "check_gradient_penalty",
            "check_train_wgan_gp"]
@@ -508,24 +508,10 @@ def check_train_wgan_gp(fn):
     each on a fresh real batch and fresh detached fakes, with ``recipe.gp_weight * penalty(critic, real, fake)``
     in the critic's loss, then one generator step. Runs it on tiny networks with two recipes and compares the
     weights with the library's `train.train_gan` (same recipe and seed); each typical mistake gets its message."""
-    if not callable(fn):
-        return run_check("train_wgan_gp", fn, [], hint="")
-    try:
-        problem = _wgan_gp_problem(fn)
-    except NotImplementedError:
-        return report("train_wgan_gp", False, "⏳ train_wgan_gp: not implemented yet. Replace `raise "
-                                              "NotImplementedError` with your code, then run this cell again.")
-    except CheckTimeout as error:
-        return report("train_wgan_gp", False, f"❌ train_wgan_gp: a run of a few steps {error} on networks with a "
-                                              f"few dozen weights.\n   Hint: `steps` generator steps, each after "
-                                              f"recipe.n_critic critic steps.")
-    except Exception as error:  # the learner's error, without a traceback wall
-        return report("train_wgan_gp", False, f"❌ train_wgan_gp: your loop raised {type(error).__name__}: {error}\n"
-                                              f"   Hint: data is a tensor N x 2 of real points; the noise is "
-                                              f"torch.randn(recipe.batch_size, generator.latent_dim); the critic "
-                                              f"returns one score per sample (N,).")
-    if problem:
-        message, hint = problem
-        return report("train_wgan_gp", False, f"❌ train_wgan_gp: {message}\n   Hint: {hint}")
-    return report("train_wgan_gp", True, "✅ train_wgan_gp: the same weights and losses as the library's train_gan "
-                                         "on two recipes, and none of the typical mistakes. Well done!")
+    return report_problem("train_wgan_gp", fn, _wgan_gp_problem,
+                          slow="`steps` generator steps on networks with a few dozen weights, each after "
+                               "recipe.n_critic critic steps, take well under a second.",
+                          raised_hint="data is a tensor N x 2 of real points; the noise is torch.randn(recipe.batch_"
+                                      "size, generator.latent_dim); the critic returns one score per sample (N,).",
+                          passed="the same weights and losses as the library's train_gan on two recipes, and none "
+                                 "of the typical mistakes. Well done!")
