@@ -53,6 +53,16 @@ def test_rejects_typical_mistakes(wrong, capsys):
     assert "❌ reverse_kl" in capsys.readouterr().out
 
 
+def test_library_reverse_kl_passes_the_checker_and_refuses_a_non_histogram(capsys):
+    from tutorial_lib.modes import reverse_kl
+
+    assert check_reverse_kl(reverse_kl) is True
+    assert reverse_kl([3, 1]) == pytest.approx(0.75 * math.log(1.5) + 0.25 * math.log(0.5))  # by hand, M = 2
+    for bad in ([[1, 2]], [], [1, -1]):
+        with pytest.raises(ValueError, match="counts must be a 1-D histogram of non-negative counts"):
+            reverse_kl(bad)
+
+
 def test_reports_a_missing_implementation(capsys):
     def stub(counts):
         raise NotImplementedError
