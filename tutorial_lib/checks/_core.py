@@ -216,12 +216,24 @@ def _seeded(fn, seed=0):
 
 
 
+@functools.cache
+def warm_up_optimizers():
+    """Take one Adam step on a dummy weight: the first optimizer step of a process imports modules lazily, which
+    is slow on a busy machine, and an import that the time limit interrupts would leave a half-initialized module
+    behind for the rest of the session. Checkers call this before timing the learner's code."""
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.Adam([weight])
+    weight.sum().backward()
+    optimizer.step()
+
+
 def report_problem(name, fn, find_problem, *, slow, raised_hint, passed):
     """A checker that looks for the learner's first typical mistake: ``find_problem(fn)`` returns None or
     (message, hint). Reports a stub (⏳), a time-out (`slow`: a hint), the learner's error (`raised_hint`), the
     mistake, or `passed` (the success message, without the leading ✅)."""
     if not callable(fn):
         return run_check(name, fn, [], hint="")
+    warm_up_optimizers()
     try:
         problem = find_problem(fn)
     except NotImplementedError:
