@@ -494,18 +494,20 @@ def smoothed_discriminator_loss(real_logits, fake_logits, real_target=0.9):
     return real.mean() + F.softplus(fake_logits).mean()
 
 
-@torch.no_grad()
 def power_iteration(weight, u, steps=1):
     """Estimate the largest singular value of `weight` (out x in) by `steps` power iterations from `u` (out,).
 
-    Each step: v = normalize(W^T u), u = normalize(W v); then sigma = u . (W v). Returns (sigma, u); what
-    `torch.nn.utils.parametrizations.spectral_norm` does once per training forward pass (Miyato et al. 2018)."""
+    Each step: v = normalize(W^T u), u = normalize(W v), without gradient; then sigma = u . (W v) with the weight
+    itself, so that sigma is differentiable in the weight with u and v held fixed (d sigma / dW = u v^T), as in
+    Miyato et al. 2018 and `torch.nn.utils.parametrizations.spectral_norm`, which takes one such step per training
+    forward pass (on W^T, from its vector v). Returns (sigma, u); u carries no gradient."""
     if weight.dim() != 2 or u.shape != (weight.shape[0],):
         raise ValueError(f"expected a matrix out x in and u of shape (out,), got {tuple(weight.shape)} and "
                          f"{tuple(u.shape)}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    for _ in range(steps):
-        v = F.normalize(weight.T @ u, dim=0)
-        u = F.normalize(weight @ v, dim=0)
+    with torch.no_grad():
+        for _ in range(steps):
+            v = F.normalize(weight.T @ u, dim=0)
+            u = F.normalize(weight @ v, dim=0)
     return torch.dot(u, weight @ v), u

@@ -1,4 +1,5 @@
-"""Mode coverage of generated 2-D samples on Gaussian mixtures (PacGAN protocol): `mode_metrics`."""
+"""Mode coverage of generated 2-D samples on Gaussian mixtures (PacGAN protocol): `mode_metrics`, and the
+reverse KL of a mode histogram, `reverse_kl`."""
 import math
 
 import torch
@@ -48,11 +49,19 @@ def mode_metrics(samples, centers, std):
     nearest_distance, nearest = distances.min(dim=1)
     good = nearest_distance <= HIGH_QUALITY_STDS * std_value
     counts = torch.bincount(nearest[good], minlength=len(centers))
-    n_good = int(counts.sum())
-    if n_good == 0:
-        reverse_kl = math.inf
-    else:
-        p = counts[counts > 0].double() / n_good
-        reverse_kl = max(float((p * torch.log(p * len(centers))).sum()), 0.0)  # clamp -1e-16 rounding to 0
-    return {"modes": int((counts > 0).sum()), "high_quality": n_good / len(samples), "reverse_kl": reverse_kl,
-            "counts": counts.tolist()}
+    return {"modes": int((counts > 0).sum()), "high_quality": int(counts.sum()) / len(samples),
+            "reverse_kl": reverse_kl(counts), "counts": counts.tolist()}
+
+
+def reverse_kl(counts):
+    """KL(p || uniform) in nats of a histogram `counts` (M,) over M modes, p = counts / counts.sum(): the sum of
+    p_i log(M p_i) over the modes with p_i > 0 (0 log 0 = 0); ``inf`` when every count is 0 (no histogram)."""
+    counts = torch.as_tensor(counts)
+    if counts.dim() != 1 or len(counts) == 0 or bool((counts < 0).any()):
+        raise ValueError(f"counts must be a 1-D histogram of non-negative counts, one per mode, got "
+                         f"{counts.tolist() if counts.numel() < 10 else tuple(counts.shape)}")
+    total = counts.double().sum()
+    if total == 0:
+        return math.inf
+    p = counts[counts > 0].double() / total
+    return max(float((p * torch.log(p * len(counts))).sum()), 0.0)  # clamp -1e-16 rounding to 0

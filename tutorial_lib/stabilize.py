@@ -214,7 +214,7 @@ def _check_dataset(dataset):
 
 
 def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None, recipe="common", ema_update=None,
-           **overrides):
+           discriminator=None, train=None, **overrides):
     """Train `method` on `dataset` ("ring" or "grid") for `steps` generator steps from `seed`; score it.
 
     Returns a dict: method, recipe, dataset, seed, steps, seconds (training wall time, EMA updates included),
@@ -228,8 +228,17 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
     `ema_update`). The run is deterministic given `seed` (single-threaded; the tiny networks run fastest on the
     CPU, which is why `device` defaults to "cpu"). `overrides` change the row (see `setup`), e.g.
     ``lr=3e-4, pack=4, batch_size=1024``.
+    discriminator: a module to train instead of the row's `MLPDiscriminator` (e.g. one built from your own layers;
+    you keep it, trained). train: a function ``train(generator, discriminator, data, recipe, steps=, callback=)``
+    to run instead of `train.train_gan` (e.g. your own training loop); ``history`` is what it returns.
     """
     _check_dataset(dataset)
+    if discriminator is not None and not isinstance(discriminator, torch.nn.Module):
+        raise TypeError(f"discriminator must be a torch.nn.Module to train (or None for the row's own), got "
+                        f"{type(discriminator).__name__}")
+    if train is not None and not callable(train):
+        raise TypeError(f"train must be a function train(generator, discriminator, data, recipe, steps=, callback=) "
+                        f"(or None for train.train_gan), got {type(train).__name__}")
     row, protocol = setup(method, recipe, **overrides)
     cfg = config(method, recipe, **overrides)
     if isinstance(steps, dict):
@@ -243,8 +252,10 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
         real, centers, std = DATASETS[dataset](protocol["n_train"], seed=seed)
         device = get_device(device)
         generator = MLPGenerator(latent_dim=row.latent_dim, hidden=row.hidden, depth=row.depth).to(device)
-        discriminator = MLPDiscriminator(hidden=row.hidden, depth=row.depth, spectral_norm=row.spectral_norm,
-                                         pack=row.train.pack)
+        own_discriminator = discriminator is not None
+        if not own_discriminator:
+            discriminator = MLPDiscriminator(hidden=row.hidden, depth=row.depth, spectral_norm=row.spectral_norm,
+                                             pack=row.train.pack)
         ema = EMA(generator, row.ema, update=ema_update)
         noise = torch.randn(protocol["n_eval"], row.latent_dim,
                             generator=torch.Generator().manual_seed(10_000 + seed))
@@ -266,8 +277,12 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
                 tracing[1] += time.process_time() - cpu_start
 
         start, cpu_start = time.perf_counter(), time.process_time()
-        history = train_gan(generator, discriminator, real, row.train, steps=steps, device=device, callback=callback,
-                            every=1)
+        if train is None:
+            history = train_gan(generator, discriminator, real, row.train, steps=steps, device=device,
+                                callback=callback, every=1)
+        else:
+            history = train(generator, discriminator.to(device), real.to(device), row.train, steps=steps,
+                            callback=callback)
         seconds = time.perf_counter() - start - tracing[0]  # training with the EMA updates, without the traces
         cpu_seconds = time.process_time() - cpu_start - tracing[1]
         (samples, raw), (ema_samples, averaged) = score(generator), score(ema.module)
@@ -275,12 +290,15 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
         torch.set_num_threads(threads)
     return {"method": method, "recipe": recipe, "dataset": dataset, "seed": seed, "steps": steps, "seconds": seconds,
             "cpu_seconds": cpu_seconds, "raw": raw, "ema": averaged, "samples": samples, "ema_samples": ema_samples,
-            "history": history, "config": cfg, "trace": trace,
+            "history": history, "config": cfg, "trace": trace, "own_discriminator": own_discriminator,
             "discriminator": {k: v.cpu() for k, v in discriminator.state_dict().items()}}
 
 
 def discriminator_of(result):
     """The trained discriminator of a `run_2d` result, rebuilt from its configuration and weights (eval mode)."""
+    if result.get("own_discriminator"):
+        raise ValueError("this run trained a discriminator you passed to run_2d(discriminator=...): that module is the "
+                         "trained discriminator; discriminator_of rebuilds only the row's own network")
     cfg = result["config"]
     discriminator = MLPDiscriminator(hidden=cfg["hidden"], depth=cfg["depth"], spectral_norm=cfg["spectral_norm"],
                                      pack=cfg["pack"])

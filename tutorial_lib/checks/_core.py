@@ -745,3 +745,37 @@ def _seeded(fn, seed=0):
     return run
 
 
+
+
+@functools.cache
+def warm_up_optimizers():
+    """Take one Adam step on a dummy weight: the first optimizer step of a process imports modules lazily, which
+    is slow on a busy machine, and an import that the time limit interrupts would leave a half-initialized module
+    behind for the rest of the session. Checkers call this before timing the learner's code."""
+    weight = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.Adam([weight])
+    weight.sum().backward()
+    optimizer.step()
+
+
+def report_problem(name, fn, find_problem, *, slow, raised_hint, passed):
+    """A checker that looks for the learner's first typical mistake: ``find_problem(fn)`` returns None or
+    (message, hint). Reports a stub (⏳), a time-out (`slow`: a hint), the learner's error (`raised_hint`), the
+    mistake, or `passed` (the success message, without the leading ✅)."""
+    if not callable(fn):
+        return run_check(name, fn, [], hint="")
+    warm_up_optimizers()
+    try:
+        problem = find_problem(fn)
+    except NotImplementedError:
+        return report(name, False, f"⏳ {name}: not implemented yet. Replace `raise NotImplementedError` with your "
+                                   f"code, then run this cell again.")
+    except CheckTimeout as error:
+        return report(name, False, f"❌ {name}: a short run {error}.\n   Hint: {slow}")
+    except Exception as error:  # the learner's error, without a traceback wall
+        return report(name, False, f"❌ {name}: your code raised {type(error).__name__}: {error}\n"
+                                   f"   Hint: {raised_hint}")
+    if problem:
+        message, hint = problem
+        return report(name, False, f"❌ {name}: {message}\n   Hint: {hint}")
+    return report(name, True, f"✅ {name}: {passed}")

@@ -5,9 +5,10 @@ import math
 import torch
 from torch import nn
 
-from ._core import Case, _seeded, checker, run_check
+from ._core import Case, _seeded, case_seconds, checker, report_problem, run_check, time_limit
 
-__all__ = ["check_reverse_kl", "check_ema_update", "check_pack", "check_power_iteration", "check_gradient_penalty"]
+__all__ = ["check_reverse_kl", "check_ema_update", "check_pack", "check_power_iteration", "check_gradient_penalty",
+           "check_train_wgan_gp"]
 
 
 @checker
@@ -112,18 +113,29 @@ def check_pack(fn):
 @checker
 def check_power_iteration(fn):
     """Check ``fn(weight, u, steps) -> (sigma, u)``: `steps` power iterations v = normalize(W^T u),
-    u = normalize(W v), then sigma = u . (W v), the estimate of the largest singular value of W."""
+    u = normalize(W v), then sigma = u . (W v), the estimate of the largest singular value of W; sigma is
+    differentiable in W with u and v held fixed (its gradient is u v^T, as in Miyato et al. 2018 and torch)."""
     def iterate(weight, u, steps, what="both"):
+        if what == "gradient":
+            weight = weight.clone().requires_grad_(True)
         sigma, u = fn(weight, u, steps)
-        return torch.as_tensor(sigma) if what == "sigma" else (torch.as_tensor(sigma), u)
+        if what == "sigma":
+            return torch.as_tensor(sigma)
+        if what == "gradient":  # no graph: a layer using this sigma would not learn through it
+            if not isinstance(sigma, torch.Tensor) or not sigma.requires_grad:
+                return torch.zeros_like(weight)
+            (grad,) = torch.autograd.grad(sigma, weight, allow_unused=True)
+            return torch.zeros_like(weight) if grad is None else grad
+        return torch.as_tensor(sigma), u
 
-    def by_hand(weight, u, steps):
+    def by_hand(weight, u, steps, what="both"):  # in float64, with Python's own loop
+        u = u / u.norm()
         for _ in range(steps):
             v = weight.T @ u
             v = v / v.norm()
             u = weight @ v
             u = u / u.norm()
-        return u @ weight @ v, u
+        return torch.outer(u, v) if what == "gradient" else (u @ weight @ v, u)
 
     rng = torch.Generator().manual_seed(0)
     square = torch.randn(4, 4, generator=rng, dtype=torch.float64)
@@ -134,18 +146,23 @@ def check_power_iteration(fn):
     diagonal = torch.diag(torch.tensor([3.0, 1.0, 0.5], dtype=torch.float64))
     start = torch.ones(3, dtype=torch.float64) / 3 ** 0.5
     cases = [Case("one step on a 3 x 7 matrix, from a given u (sigma and the new u)", (wide, u3 / u3.norm(), 1),
-                  expected=by_hand(wide, u3 / u3.norm(), 1)),
+                  expected=by_hand(wide, u3, 1)),
              Case("three steps on a 6 x 3 matrix from a u that is not of length 1", (tall, u6, 3),
-                  expected=by_hand(tall, u6 / u6.norm(), 3)),
+                  expected=by_hand(tall, u6, 3)),
              Case("diag(3, 1, 0.5): 60 steps converge to sigma = 3, u = (1, 0, 0)", (diagonal, start, 60),
                   expected=(torch.tensor(3.0, dtype=torch.float64), torch.tensor([1.0, 0, 0], dtype=torch.float64)),
                   atol=1e-6),
              Case("100 steps on a random 4 x 4 matrix reach torch.linalg.matrix_norm(W, ord=2)",
-                  (square, u4, 100, "sigma"), expected=torch.linalg.matrix_norm(square, ord=2), atol=1e-6)]
+                  (square, u4, 100, "sigma"), expected=torch.linalg.matrix_norm(square, ord=2), atol=1e-6),
+             Case("the gradient of sigma with respect to the weight, after two steps on the 3 x 7 matrix: u v^T, "
+                  "with u and v held fixed (the iteration itself carries no gradient)",
+                  (wide, u3 / u3.norm(), 2, "gradient"), expected=by_hand(wide, u3, 2, "gradient"))]
     return run_check("power_iteration", iterate, cases,
                      hint="repeat `steps` times: v = W^T u divided by its length, then u = W v divided by its length "
-                          "(W^T has the shape in x out, so v has one entry per column of W); after the loop, "
-                          "sigma = u . (W v). Return (sigma, u). The Frobenius norm or a single step are not it.")
+                          "(W^T has the shape in x out, so v has one entry per column of W); run this loop under "
+                          "torch.no_grad(), so that no gradient flows through u and v. After the loop, outside "
+                          "no_grad, sigma = u . (W v) with the weight itself, so that sigma is differentiable in the "
+                          "weight. Return (sigma, u). The Frobenius norm or a single step are not it.")
 
 
 class _RecordingCritic(nn.Module):
@@ -242,3 +259,259 @@ def check_gradient_penalty(fn):
                           "that it broadcasts; x_hat = alpha * real + (1 - alpha) * fake, made to require grad; take "
                           "torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True); flatten each sample's "
                           "gradient to one row, take each row's 2-norm (not its square), and average (norm - 1)^2.")
+
+
+# ---- the WGAN-GP training loop ----
+
+class _WatchedCritic(nn.Module):
+    """A critic that records what it is called on: real batches (rows of the data, no gradient), detached fakes,
+    points x_hat of a penalty (leaves that require grad) and fakes with a graph back to the generator."""
+
+    def __init__(self, net, data):
+        super().__init__()
+        self.net, self.rows, self.log = net, {tuple(row) for row in data.tolist()}, []
+
+    def forward(self, x):
+        if x.requires_grad:
+            self.log.append(("x_hat" if x.grad_fn is None else "fake with graph", None))
+        elif x.dim() == 2 and all(tuple(row) in self.rows for row in x.tolist()):
+            self.log.append(("real", x.detach().clone()))
+        else:
+            self.log.append(("fake", x.detach().clone()))
+        return self.net(x)
+
+
+def _wgan_gp_setup(seed):
+    """Tiny networks and 64 distinct 2-D points, the same for every run of one seed."""
+    from ..gan import MLPDiscriminator, MLPGenerator
+
+    torch.manual_seed(seed)
+    generator, critic = MLPGenerator(hidden=8, depth=1), MLPDiscriminator(hidden=8, depth=1)
+    data = torch.randn(64, 2, generator=torch.Generator().manual_seed(seed + 100))
+    return generator, critic, data
+
+
+def _wgan_gp_recipes():
+    from ..train import GANRecipe
+
+    return {"three critic steps": (GANRecipe(loss="wasserstein", n_critic=3, gp_weight=0.5, lr_g=0.01, lr_d=0.02,
+                                             betas=(0.5, 0.9), batch_size=8), 3, 0),
+            "one critic step": (GANRecipe(loss="wasserstein", n_critic=1, gp_weight=2.0, lr_g=0.03, lr_d=0.005,
+                                          betas=(0.0, 0.9), batch_size=16), 2, 1)}
+
+
+def _wgan_gp_reference(recipe, steps, seed, bug=None):
+    """The library's run (`train.train_gan`) or, with `bug`, the same loop written out with one typical mistake:
+    final weights (generator, critic) as one flat float64 vector."""
+    from ..gan import gradient_penalty
+    from ..stabilize import _quiet
+    from ..train import train_gan
+
+    generator, critic, data = _wgan_gp_setup(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if bug is None:
+            with _quiet():
+                train_gan(generator, critic, data, recipe, steps=steps)
+            return _flat([*generator.parameters(), *critic.parameters()])
+        lr_g, lr_d = (recipe.lr_d, recipe.lr_g) if bug == "swapped rates" else (recipe.lr_g, recipe.lr_d)
+        opt_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=recipe.betas)
+        opt_d = torch.optim.Adam(critic.parameters(), lr=lr_d, betas=recipe.betas)
+        weight = 1.0 if bug == "penalty weight 1" else recipe.gp_weight
+        n = recipe.batch_size
+        for _ in range(steps):
+            for _ in range(recipe.n_critic):
+                if bug == "noise first":
+                    z = torch.randn(n, generator.latent_dim)
+                    real = data[torch.randint(len(data), (n,))]
+                else:
+                    real = data[torch.randint(len(data), (n,))]
+                    z = torch.randn(n, generator.latent_dim)
+                with torch.no_grad():
+                    fake = generator(z)
+                sign = -1.0 if bug == "critic sign" else 1.0
+                loss = sign * (critic(fake).mean() - critic(real).mean()) + weight * gradient_penalty(critic, real, fake)
+                if bug != "no critic zero_grad":
+                    opt_d.zero_grad()
+                loss.backward()
+                opt_d.step()
+            g_loss = critic(generator(torch.randn(n, generator.latent_dim))).mean()
+            g_loss = g_loss if bug == "generator sign" else -g_loss
+            if bug != "no generator zero_grad":
+                opt_g.zero_grad()
+            g_loss.backward()
+            opt_g.step()
+    return _flat([*generator.parameters(), *critic.parameters()])
+
+
+_WGAN_GP_BUGS = {
+    "no critic zero_grad": ("the critic's gradients accumulate from one critic step to the next: its zero_grad is "
+                            "missing.", "call the critic optimizer's zero_grad() before each backward() of the "
+                            "critic's loss: backward() adds to the .grad already there."),
+    "no generator zero_grad": ("the generator's gradients accumulate from one generator step to the next: its "
+                               "zero_grad is missing.", "call the generator optimizer's zero_grad() before the "
+                               "generator loss's backward()."),
+    "swapped rates": ("the learning rates are swapped: the generator's optimizer needs recipe.lr_g and the critic's "
+                      "recipe.lr_d.", "build each Adam with its own network's rate and the recipe's betas."),
+    "critic sign": ("the critic minimizes mean f(real) - mean f(fake), so it learns to score the fakes higher: the "
+                    "sign of its Wasserstein loss is flipped.", "the critic minimizes mean f(fake) - mean f(real) "
+                    "(plus the weighted penalty), so that real samples get the higher scores."),
+    "generator sign": ("the generator minimizes +mean f(G(z)), pushing its samples to where the critic scores "
+                       "them as fake: the sign of its loss is flipped.", "the generator minimizes -mean f(G(z)): it "
+                       "raises the critic's score of its samples."),
+    "penalty weight 1": ("the penalty enters the critic's loss with weight 1 instead of recipe.gp_weight.",
+                         "multiply the penalty by recipe.gp_weight before adding it to the critic's loss."),
+    "noise first": ("your loop is right, but it draws the noise before the real batch, so its random numbers (and "
+                    "its weights) differ from the library's.", "in each critic step draw the real batch first "
+                    "(torch.randint), then the noise (torch.randn), so that the same seed gives the same run."),
+}
+
+
+def _wgan_gp_run(fn, recipe, steps, seed):
+    """The learner's loop on the tiny setup, watched: what it returned, its weights and what it did."""
+    from ..gan import gradient_penalty
+
+    generator, net, data = _wgan_gp_setup(seed)
+    critic = _WatchedCritic(net, data)
+    record = dict(penalties=0, generator_grads=0, callbacks=[])
+
+    def penalty(critic_, real, fake):
+        record["penalties"] += 1
+        return gradient_penalty(critic_, real, fake)
+
+    def count(grad):
+        record["generator_grads"] += 1
+        return grad
+
+    handle = next(generator.parameters()).register_hook(count)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            with time_limit(case_seconds()):
+                record["returned"] = fn(generator, critic, data, recipe, steps, penalty,
+                                        callback=lambda step, g, d: record["callbacks"].append(
+                                            (step, g is generator, d is critic)))
+    finally:
+        handle.remove()
+    record["weights"] = _flat([*generator.parameters(), *net.parameters()])
+    record["log"] = critic.log
+    return record
+
+
+def _distinct(tensors):
+    kept = []
+    for t in tensors:
+        if not any(t.shape == k.shape and torch.equal(t, k) for k in kept):
+            kept.append(t)
+    return len(kept)
+
+
+def _wgan_gp_problem(fn):
+    """(message, hint) for the first mistake found in the learner's loop, or None."""
+    for name, (recipe, steps, seed) in _wgan_gp_recipes().items():
+        problem = _wgan_gp_run_problem(fn, recipe, steps, seed)
+        if problem:
+            return f"with a recipe of {name} and {steps} generator steps, {problem[0]}", problem[1]
+    return None
+
+
+def _wgan_gp_run_problem(fn, recipe, steps, seed):
+    """(message, hint) for the first mistake the learner's loop makes with `recipe`, or None."""
+    from ..stabilize import _quiet
+    from ..train import train_gan
+
+    run = _wgan_gp_run(fn, recipe, steps, seed)
+    n_critic = recipe.n_critic
+    if run["penalties"] != steps * n_critic:
+        if run["penalties"] == 0:
+            return ("your loop never called `penalty`.", "add recipe.gp_weight * penalty(critic, real, "
+                    "fake) to the critic's loss in every critic step (the loop's argument `penalty`, not a "
+                    "function of your own).")
+        if run["penalties"] == steps * (n_critic + 1):
+            return (f"the penalty was also computed in the generator step: {run['penalties']} calls "
+                    f"instead of {steps * n_critic}.", "the gradient penalty belongs to the critic's loss only "
+                    "(it constrains the critic); the generator's loss is -mean f(G(z)) alone.")
+        return (f"your loop called `penalty` {run['penalties']} times in {steps} generator steps with "
+                f"n_critic={n_critic}; it needs one call per critic step.",
+                "each generator step runs recipe.n_critic critic steps, each with one penalty, then one "
+                "generator step without it.")
+    if run["generator_grads"] > steps * n_critic:
+        return (f"the fakes of the critic steps were not detached: the critic's loss sent gradients into the "
+                f"generator ({run['generator_grads']} backward passes reached it in {steps} generator steps).", "make the critic steps' fakes under torch.no_grad() (or .detach() them), so that "
+                "a critic step trains only the critic.")
+    if run["generator_grads"] == steps * n_critic and n_critic > 1:
+        return (f"the generator was stepped in every critic step ({run['generator_grads']} generator backward "
+                f"passes in {steps} generator steps with n_critic={n_critic}).",
+                "the generator step comes once, after the loop over the recipe.n_critic critic steps.")
+    if run["generator_grads"] != steps:
+        return (f"the generator's weights got gradients {run['generator_grads']} times in {steps} generator "
+                f"steps; one generator step per outer iteration needs exactly one.",
+                "one generator step per outer iteration: -mean f(G(z)), zero_grad, backward, step.")
+    reals = [x for kind, x in run["log"] if kind == "real"]
+    fakes = [x for kind, x in run["log"] if kind == "fake"]
+    if n_critic > 1 and len(reals) >= steps * n_critic and _distinct(reals) <= steps:
+        return (f"the critic steps of one generator step shared one real batch: the critic saw "
+                f"{_distinct(reals)} different real batches in {steps * n_critic} critic steps.",
+                "draw a fresh real batch inside the loop over the critic steps, one per critic step.")
+    if n_critic > 1 and len(fakes) >= steps * n_critic and _distinct(fakes) <= steps:
+        return ("the critic steps of one generator step shared one batch of fakes.",
+                "draw fresh noise and make fresh fakes in every critic step.")
+    if any(len(x) != recipe.batch_size for x in reals):
+        return (f"the real batches have {sorted({len(x) for x in reals})} samples, not recipe.batch_size = "
+                f"{recipe.batch_size}.", "draw recipe.batch_size rows of the data per critic step.")
+    expected = _wgan_gp_reference(recipe, steps, seed)
+    if not torch.allclose(run["weights"], expected, atol=1e-5, rtol=1e-4):
+        for bug, (message, hint) in _WGAN_GP_BUGS.items():
+            if torch.allclose(run["weights"], _wgan_gp_reference(recipe, steps, seed, bug), atol=1e-5, rtol=1e-4):
+                return message, hint
+        return (f"after {steps} generator steps the weights differ from those of the library's train_gan"
+                " with the same recipe and seed.",
+                "the same seed gives the same run only with the same random draws in the same order. In each "
+                "critic step: first a fresh real batch (recipe.batch_size random rows of the data, torch.randint), "
+                "then standard normal noise of the same size, fakes made without gradient; the critic's loss is "
+                "its mean score of the fakes minus its mean score of the real batch, plus recipe.gp_weight times "
+                "the penalty; zero_grad, backward, step. After the critic steps: fresh noise, the generator's "
+                "loss is minus the critic's mean score of its samples; zero_grad, backward, step. Two Adam "
+                "optimizers with recipe.lr_g and recipe.lr_d and recipe.betas.")
+    want = [(i + 1, True, True) for i in range(steps)]
+    if run["callbacks"] != want:
+        return (f"the callback was called as {run['callbacks'][:4]} (step, generator is yours, critic is yours); "
+                f"expected {want[:4]}.", "after each generator step, when callback is not None, call "
+                "callback(number of generator steps done so far, generator, critic).")
+    generator, critic, data = _wgan_gp_setup(seed)
+    with torch.random.fork_rng(devices=[]), _quiet():
+        torch.manual_seed(seed)
+        history = train_gan(generator, critic, data, recipe, steps=steps)
+    returned = run["returned"]
+    try:
+        d_losses, g_losses = (list(map(float, values)) for values in returned)
+    except (TypeError, ValueError):
+        d_losses = g_losses = None
+    if d_losses is None or len(d_losses) != steps or len(g_losses) != steps:
+        return (f"your loop trains correctly but returned {type(returned).__name__}; it should return two lists "
+                "(d_losses, g_losses) with one float per generator step.",
+                "collect the losses in two lists as you go and return them as a pair.")
+    for mine, theirs, what in ((d_losses, history.losses["d_loss"], "d_losses"),
+                               (g_losses, history.losses["g_loss"], "g_losses")):
+        if not all(abs(a - b) <= 1e-5 + 1e-4 * abs(b) for a, b in zip(mine, theirs)):
+            return (f"your loop trains correctly, but its {what} are {[round(v, 4) for v in mine]}, expected "
+                    f"{[round(v, 4) for v in theirs]}.",
+                    "d_losses: per generator step, the mean over its critic steps of mean f(fake) - mean f(real) "
+                    "(without the penalty); g_losses: the generator's loss -mean f(G(z)); as floats (.item()).")
+    return None
+
+
+@checker
+def check_train_wgan_gp(fn):
+    """Check ``fn(generator, critic, data, recipe, steps, penalty, callback=None) -> (d_losses, g_losses)``, the
+    WGAN-GP training loop (Gulrajani et al. 2017, Algorithm 1): per generator step `recipe.n_critic` critic steps,
+    each on a fresh real batch and fresh detached fakes, with ``recipe.gp_weight * penalty(critic, real, fake)``
+    in the critic's loss, then one generator step. Runs it on tiny networks with two recipes and compares the
+    weights with the library's `train.train_gan` (same recipe and seed); each typical mistake gets its message."""
+    return report_problem("train_wgan_gp", fn, _wgan_gp_problem,
+                          slow="`steps` generator steps on networks with a few dozen weights, each after "
+                               "recipe.n_critic critic steps, take well under a second.",
+                          raised_hint="data is a tensor N x 2 of real points; the noise is torch.randn(recipe.batch_"
+                                      "size, generator.latent_dim); the critic returns one score per sample (N,).",
+                          passed="the same weights and losses as the library's train_gan on two recipes, and none "
+                                 "of the typical mistakes. Well done!")
