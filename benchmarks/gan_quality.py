@@ -33,13 +33,14 @@ from tutorial_lib.metrics import confident_share, inception_score_from_probabili
 from tutorial_lib.pretrained import recalibrate_batch_norm
 from tutorial_lib.runtime import seed_everything
 from tutorial_lib.stabilize import EMA
-from tutorial_lib.train import train_gan
+from tutorial_lib.train import GANRecipe, train_gan
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gan_quality.json"
 SELECTION = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "selection_classifier.pt"
 
 _BASE = dict(generator=dict(latent_dim=64, width=32), discriminator=dict(width=32, spectral_norm=False),
              train=dict(loss="nonsaturating", lr_g=5e-4, lr_d=5e-4, betas=(0.5, 0.999)), batch_size=64, ema=0.999)
+# spec["train"] and spec["batch_size"] are `GANRecipe` fields (the JSON records them as they are written here)
 
 
 def _attempt(**changes):
@@ -67,7 +68,31 @@ ATTEMPTS = {
                       _attempt(discriminator=dict(spectral_norm=True),
                                train=dict(loss="hinge", lr_g=1e-4, lr_d=4e-4, betas=(0.0, 0.9)))),
     "batch128": ("batches of 128", _attempt(batch_size=128)),
+    "cosine": ("the shipped recipe with both learning rates decayed to 0 along a cosine over the run",
+               _attempt(train=dict(lr_schedule="cosine"))),
+    "deep": ("a deeper generator: a 3 x 3 convolution (batch norm, ReLU) after the 7 x 7 projection and another "
+             "after the first upsampling", _attempt(generator=dict(depth=2))),
 }
+
+
+class _DeepGenerator(DCGANGenerator):
+    """Prototype: DCGANGenerator with `depth` extra 3 x 3 convolution blocks (BN, ReLU) at 7 x 7 and 14 x 14."""
+
+    def __init__(self, latent_dim=64, width=32, depth=2):
+        super().__init__(latent_dim, width)
+        w = width
+        blocks = [nn.Unflatten(1, (2 * w, 7, 7))]
+        if depth >= 1:
+            blocks += [nn.Conv2d(2 * w, 2 * w, 3, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU()]
+        blocks += [nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+        if depth >= 2:
+            blocks += [nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU()]
+        blocks += [nn.ConvTranspose2d(w, 1, 4, stride=2, padding=1)]
+        self.net = nn.Sequential(*blocks)
+
+
+def _generator(depth=0, **config):
+    return _DeepGenerator(depth=depth, **config) if depth else DCGANGenerator(**config)
 
 
 class SelectionClassifier(nn.Module):
@@ -128,7 +153,7 @@ def run(name, steps, trace_every, seed=0):
     what, spec = ATTEMPTS[name]
     classifier = selection_classifier()
     seed_everything(seed)
-    generator = DCGANGenerator(**spec["generator"])
+    generator = _generator(**spec["generator"])
     discriminator = DCGANDiscriminator(**spec["discriminator"])
     ema = EMA(generator, spec["ema"])
     loader = mnist_loader(spec["batch_size"], dataset=load_mnist(train=True), drop_last=True)
@@ -145,8 +170,8 @@ def run(name, steps, trace_every, seed=0):
             print(f"{name} step {step}: {clock['train']:.0f} s, IS {score:.3f}, confident {confident:.3f}", flush=True)
             clock["last"] = time.perf_counter()
 
-    history = train_gan(generator, discriminator, loader, steps=steps, callback=each_step, every=1,
-                        batch_size=spec["batch_size"], **spec["train"])
+    recipe = GANRecipe(batch_size=spec["batch_size"], **spec["train"])
+    history = train_gan(generator, discriminator, loader, recipe, steps=steps, callback=each_step, every=1)
     return {"what": what, "spec": json.loads(json.dumps(spec)), "seed": seed, "steps": history.steps,
             "seconds": round(history.wall_time, 1), "threads": torch.get_num_threads(),
             "load_average": [load_before, load_average()], "trace": trace,

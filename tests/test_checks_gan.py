@@ -234,7 +234,7 @@ class _NoTrain:
 def test_gan_step_reference_is_train_gan():
     """The library's gan_step is train_gan's loop (n_critic=1, no penalty, pack=1): same seed, same weights."""
     from tutorial_lib.gan import MLPDiscriminator, MLPGenerator, gan_step
-    from tutorial_lib.train import train_gan
+    from tutorial_lib.train import GANRecipe, train_gan
 
     data = torch.randn(500, 2)
 
@@ -247,7 +247,7 @@ def test_gan_step_reference_is_train_gan():
     opt_d = torch.optim.Adam(d1.parameters(), lr=1e-3, betas=(0.5, 0.999))
     losses = [gan_step(g1, d1, opt_g, opt_d, data[torch.randint(len(data), (32,))]) for _ in range(15)]
     g2, d2 = pair()
-    history = train_gan(g2, d2, data, steps=15, lr_g=1e-3, lr_d=1e-3, batch_size=32, device="cpu")
+    history = train_gan(g2, d2, data, GANRecipe(lr_g=1e-3, lr_d=1e-3, batch_size=32), steps=15, device="cpu")
     for a, b in zip(list(g1.parameters()) + list(d1.parameters()), list(g2.parameters()) + list(d2.parameters())):
         assert torch.allclose(a, b, atol=1e-6)
     assert [d for d, _ in losses] == pytest.approx(history.losses["d_loss"], abs=1e-6)

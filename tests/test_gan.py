@@ -10,7 +10,7 @@ from scipy import integrate, stats
 
 from tutorial_lib.gan import (LOSS_KINDS, DCGANDiscriminator, DCGANGenerator, MLPDiscriminator, MLPGenerator,
                               discriminator_loss, generator_loss, gradient_penalty, js_divergence, mlp_discriminator,
-                              mlp_generator, optimal_discriminator, value_function)
+                              mlp_generator, optimal_discriminator, r1_penalty, value_function)
 
 REAL = [2.0, -1.0, 0.5, 3.0]
 FAKE = [-3.0, 0.0, 1.5]
@@ -132,6 +132,61 @@ def test_gradient_penalty_matches_finite_differences_on_a_nonlinear_critic():
         penalties.append((math.sqrt(sum(g * g for g in grad)) - 1) ** 2)
     got = gradient_penalty(critic, real, fake, alpha=alpha).item()
     assert got == pytest.approx(mean(penalties), rel=1e-6)
+
+
+# ---- R1 (Mescheder et al. 2018): mean over the real samples of the squared norm of the discriminator's gradient ----
+
+@pytest.mark.parametrize("shape", [(2,), (1, 28, 28)])
+def test_r1_of_a_linear_discriminator_is_the_squared_norm_of_its_weights(shape):
+    """D(x) = <w, x> + b has gradient w at every x, so the penalty is ||w||^2 whatever the data."""
+    torch.manual_seed(0)
+    w = torch.randn(*shape, dtype=torch.float64)
+    real = torch.randn(16, *shape, dtype=torch.float64) * 5
+    expected = sum(v * v for v in w.flatten().tolist())
+    assert r1_penalty(linear_critic(w), real).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_r1_of_a_quadratic_discriminator_is_four_times_the_mean_squared_norm_of_the_data():
+    """D(x) = sum x_i^2 has gradient 2x: the penalty is the mean of ||2x||^2 = 4 ||x||^2 (not the norm, not its
+    square root, not a sum over samples)."""
+    real = torch.tensor([[1.0, 2.0], [0.0, -3.0], [0.5, 0.5]], dtype=torch.float64)
+    expected = sum(4 * (a * a + b * b) for a, b in real.tolist()) / 3  # (20 + 36 + 2) / 3
+    assert r1_penalty(lambda x: x.pow(2).sum(dim=1), real).item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_r1_matches_finite_differences_and_stays_differentiable_in_the_weights():
+    torch.manual_seed(1)
+    critic = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)).double()
+    real = torch.randn(5, 3, dtype=torch.float64)
+    eps = 1e-6
+    norms = []
+    for x in real:
+        grad = [(critic(x + eps * e).item() - critic(x - eps * e).item()) / (2 * eps)
+                for e in torch.eye(3, dtype=torch.float64)]
+        norms.append(sum(g * g for g in grad))
+    penalty = r1_penalty(critic, real)
+    assert penalty.item() == pytest.approx(mean(norms), rel=1e-6)
+    # the penalty's gradient in the last layer's weights (what the discriminator's optimizer follows), checked
+    # along a random direction against a finite difference of the penalty itself
+    penalty.backward()
+    v = critic[2].weight
+    direction = torch.randn_like(v)
+    values = []
+    for shift in (eps, -2 * eps):
+        with torch.no_grad():
+            v += shift * direction
+        values.append(r1_penalty(critic, real).item())  # (the penalty itself needs autograd)
+    up, down = values
+    assert (v.grad * direction).sum().item() == pytest.approx((up - down) / (2 * eps), rel=1e-5)
+
+
+def test_r1_does_not_change_the_real_batch_or_need_its_gradient():
+    real = torch.randn(4, 2)
+    before = real.clone()
+    r1_penalty(linear_critic(torch.ones(2)), real)
+    assert torch.equal(real, before) and not real.requires_grad
+    with pytest.raises(TypeError):
+        r1_penalty(linear_critic(torch.ones(2)), [[1.0, 2.0]])
 
 
 def test_gradient_penalty_draws_one_uniform_alpha_per_sample():

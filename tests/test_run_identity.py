@@ -1,6 +1,7 @@
 """A run is never silently reused or overwritten: resuming with other settings is an error listing them, a larger
 budget continues, a call that trains nothing writes nothing, one trainer per checkpoint path (stale locks taken
 over), saves hold plain values, are verified, atomic even when interrupted mid-write, and get the umask's mode."""
+import functools
 import os
 import signal
 import subprocess
@@ -14,8 +15,8 @@ import torch
 
 from tutorial_lib import checkpoints, train
 from tutorial_lib.checkpoints import CheckpointLock, CheckpointLocked, RunMismatch
-from tutorial_lib.gan import MLPDiscriminator, MLPGenerator
-from tutorial_lib.train import load_checkpoint, save_checkpoint, train_gan, train_vae
+from tutorial_lib.gan import MLPDiscriminator, MLPGenerator, gan_step
+from tutorial_lib.train import GANRecipe, load_checkpoint, save_checkpoint, train_gan, train_vae
 from tutorial_lib.vae import VAE
 
 
@@ -89,46 +90,84 @@ def test_a_larger_budget_is_the_same_run_and_continues(tmp_path):
     more = train_vae(tiny_vae(), tiny_data(), epochs=3, checkpoint=path, device="cpu", max_seconds=200)
     assert more.epochs == 3 and load_checkpoint(path)["history"]["steps"] == 12
     gpath = tmp_path / "gan.pt"
-    train_gan(*tiny_gan(), POINTS, steps=2, batch_size=16, device="cpu", checkpoint=gpath)
-    assert train_gan(*tiny_gan(), POINTS, steps=5, batch_size=16, device="cpu", checkpoint=gpath).steps == 5
+    train_gan(*tiny_gan(), POINTS, RECIPE, steps=2, device="cpu", checkpoint=gpath)
+    assert train_gan(*tiny_gan(), POINTS, RECIPE, steps=5, device="cpu", checkpoint=gpath).steps == 5
 
 
-GAN_BASE = dict(steps=2, batch_size=16, device="cpu")
+RECIPE = GANRecipe(batch_size=16)
+GAN_BASE = dict(steps=2, device="cpu")
+
+
+def my_step(generator, discriminator, opt_g, opt_d, real):
+    return gan_step(generator, discriminator, opt_g, opt_d, real)
 
 
 @pytest.mark.parametrize("change, listed", [
-    (dict(loss="hinge"), "loss: the checkpoint has 'nonsaturating', this call has 'hinge'"),
-    (dict(n_critic=2), "n_critic: the checkpoint has 1, this call has 2"),
-    (dict(gp_weight=10.0), "gp_weight: the checkpoint has 0.0, this call has 10.0"),
-    (dict(lr_g=1e-3), "lr_g: the checkpoint has 0.0002, this call has 0.001"),
-    (dict(lr_d=1e-3), "lr_d: the checkpoint has 0.0002, this call has 0.001"),
-    (dict(betas=(0.0, 0.9)), "betas: the checkpoint has (0.5, 0.999), this call has (0.0, 0.9)"),
-    (dict(batch_size=32), "batch_size: the checkpoint has 16, this call has 32"),
-    (dict(lr_schedule="cosine"), "lr_schedule"),
+    (dict(loss="hinge"), "recipe.loss: the checkpoint has 'nonsaturating', this call has 'hinge'"),
+    (dict(n_critic=2), "recipe.n_critic: the checkpoint has 1, this call has 2"),
+    (dict(gp_weight=10.0), "recipe.gp_weight: the checkpoint has 0.0, this call has 10.0"),
+    (dict(r1_weight=1.0), "recipe.r1_weight: the checkpoint has 0.0, this call has 1.0"),
+    (dict(lr_g=1e-3), "recipe.lr_g: the checkpoint has 0.0002, this call has 0.001"),
+    (dict(lr_d=1e-3), "recipe.lr_d: the checkpoint has 0.0002, this call has 0.001"),
+    (dict(betas=(0.0, 0.9)), "recipe.betas: the checkpoint has (0.5, 0.999), this call has (0.0, 0.9)"),
+    (dict(batch_size=32), "recipe.batch_size: the checkpoint has 16, this call has 32"),
+    (dict(lr_schedule="cosine"), "recipe.lr_schedule"),
+    (dict(optimizer="rmsprop"), "recipe.optimizer: the checkpoint has 'adam', this call has 'rmsprop'"),
+    (dict(clip_weights=0.01), "recipe.clip_weights: the checkpoint has None, this call has 0.01"),
+    (dict(feature_matching=True), "recipe.feature_matching"),
+    (dict(label_smoothing=0.1), "recipe.label_smoothing"),
+    (dict(step=my_step), "recipe.step: the checkpoint has None, this call has 'test_run_identity.my_step'"),
     (dict(spectral_norm=True), "discriminator.config.spectral_norm: the checkpoint has False, this call has True"),
     (dict(data=POINTS * 2), "data.fingerprint"),
 ])
-def test_resuming_a_gan_with_other_settings_lists_them_and_changes_nothing(tmp_path, change, listed):
+def test_resuming_a_gan_with_another_recipe_names_the_changed_fields_and_changes_nothing(tmp_path, change, listed):
     path = tmp_path / "gan.pt"
-    train_gan(*tiny_gan(), POINTS, checkpoint=path, **GAN_BASE)
+    train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=path, **GAN_BASE)
     before = fingerprint(path)
     change = dict(change)
     g, d = tiny_gan(spectral_norm=change.pop("spectral_norm", False))
     data = change.pop("data", POINTS)
     with pytest.raises(RunMismatch) as error:
-        train_gan(g, d, data, checkpoint=path, **{**GAN_BASE, "steps": 4, **change})
+        train_gan(g, d, data, RECIPE.replace(**change), checkpoint=path, **{**GAN_BASE, "steps": 4})
     assert listed in str(error.value) and "resume=False" in str(error.value)
+    assert str(error.value).count(": the checkpoint has") == 1  # only what changed
     assert fingerprint(path) == before
+
+
+def test_one_step_function_is_not_another(tmp_path):
+    path = tmp_path / "gan.pt"
+    train_gan(*tiny_gan(), POINTS, RECIPE.replace(step=my_step), checkpoint=path, **GAN_BASE)
+    assert train_gan(*tiny_gan(), POINTS, RECIPE.replace(step=my_step), checkpoint=path, steps=3,
+                     device="cpu").steps == 3  # the same function: the same run, continued
+    with pytest.raises(RunMismatch, match=r"recipe.step: the checkpoint has 'test_run_identity.my_step', this call "
+                                          r"has \"partial\(tutorial_lib.gan.gan_step, loss='hinge'\)\""):
+        train_gan(*tiny_gan(), POINTS, RECIPE.replace(step=functools.partial(gan_step, loss="hinge")),
+                  checkpoint=path, steps=4, device="cpu")
+
+
+def test_a_checkpoint_from_before_the_recipe_resumes_when_its_options_are_the_recipes(tmp_path):
+    """A run recorded with the options at the top level (train_gan's former keyword arguments) is the same run as
+    the recipe with those values, and a different recipe is still refused by name."""
+    path = tmp_path / "gan.pt"
+    recipe = RECIPE.replace(lr_g=1e-3)
+    train_gan(*tiny_gan(), POINTS, recipe, checkpoint=path, **GAN_BASE)
+    state = load_checkpoint(path)
+    old = {name: value for name, value in state["run"]["recipe"].items() if name not in ("r1_weight", "step")}
+    state["run"] = {**{k: v for k, v in state["run"].items() if k != "recipe"}, **old}
+    save_checkpoint(path, **state)
+    assert train_gan(*tiny_gan(), POINTS, recipe, checkpoint=path, steps=3, device="cpu").steps == 3
+    with pytest.raises(RunMismatch, match="recipe.lr_g: the checkpoint has 0.001, this call has 0.0002"):
+        train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=path, steps=5, device="cpu")
 
 
 def test_a_call_that_trains_no_step_does_not_rewrite_the_file(tmp_path):
     vpath, gpath = tmp_path / "vae.pt", tmp_path / "gan.pt"
     train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=vpath, device="cpu")
-    train_gan(*tiny_gan(), POINTS, checkpoint=gpath, **GAN_BASE)
+    train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=gpath, **GAN_BASE)
     before = fingerprint(vpath), fingerprint(gpath)
     time.sleep(0.01)
     train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=vpath, device="cpu")
-    train_gan(*tiny_gan(), POINTS, checkpoint=gpath, **GAN_BASE)
+    train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=gpath, **GAN_BASE)
     assert (fingerprint(vpath), fingerprint(gpath)) == before
     # a spent time budget trains nothing either
     bpath = tmp_path / "budget.pt"
@@ -282,7 +321,7 @@ def test_a_second_trainer_gets_an_error_naming_the_path_and_the_holder(tmp_path,
 def test_a_stale_lock_file_of_a_dead_process_is_taken_over(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     (tmp_path / ".gan.pt.lock").write_text(f"pid {dead.stdout.strip()} on somewhere since 00:00:00")
-    assert train_gan(*tiny_gan(), POINTS, checkpoint=tmp_path / "gan.pt", **GAN_BASE).steps == 2
+    assert train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=tmp_path / "gan.pt", **GAN_BASE).steps == 2
 
 
 def test_the_lock_is_held_while_training_and_released_after_errors(tmp_path):
@@ -294,7 +333,7 @@ def test_the_lock_is_held_while_training_and_released_after_errors(tmp_path):
             CheckpointLock(path)
         seen.append(step)
 
-    train_gan(*tiny_gan(), POINTS, checkpoint=path, callback=try_to_lock, every=1, **GAN_BASE)
+    train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=path, callback=try_to_lock, every=1, **GAN_BASE)
     assert seen == [1, 2]
 
     def boom(step, g, d):
@@ -302,7 +341,7 @@ def test_the_lock_is_held_while_training_and_released_after_errors(tmp_path):
 
     # the tracebacks stay alive (as Jupyter keeps the last one), so nothing is released by garbage collection
     with pytest.raises(ValueError, match="a failing callback") as gan_failure:
-        train_gan(*tiny_gan(), POINTS, checkpoint=path, callback=boom, every=1, **{**GAN_BASE, "steps": 4})
+        train_gan(*tiny_gan(), POINTS, RECIPE, checkpoint=path, callback=boom, every=1, **{**GAN_BASE, "steps": 4})
     with pytest.raises(RuntimeError) as vae_failure:
         train_vae(tiny_vae(), tiny_data(), epochs=1, checkpoint=tmp_path / "v.pt", device="cpu",
                   callback=lambda m, h: (_ for _ in ()).throw(RuntimeError("stop")))

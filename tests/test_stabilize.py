@@ -8,7 +8,9 @@ from torch import nn
 
 from tutorial_lib.data import grid, ring
 from tutorial_lib.metrics import mode_metrics
-from tutorial_lib.stabilize import EMA, METHODS, RECIPE, config, pack_samples, run_2d, run_many, summarize
+from tutorial_lib.stabilize import (COMMON, EMA, METHODS, PROTOCOL, RECIPES, Setup, config, pack_samples, run_2d,
+                                    run_many, setup, summarize)
+from tutorial_lib.train import GANRecipe
 
 
 @pytest.fixture(autouse=True)
@@ -18,16 +20,59 @@ def quiet(monkeypatch):
 
 # ---- configurations ----
 
-def test_config_layers_recipe_method_and_overrides():
+def test_the_common_recipe_and_the_shared_settings_are_pinned():
+    assert COMMON == GANRecipe(lr_g=1e-3, lr_d=1e-3, batch_size=256)
+    assert (COMMON.loss, COMMON.betas, COMMON.optimizer, COMMON.lr_schedule) == ("nonsaturating", (0.5, 0.999),
+                                                                                 "adam", "constant")
+    assert Setup(COMMON) == Setup(COMMON, latent_dim=2, hidden=128, depth=3, spectral_norm=False, ema=0.999)
+    assert PROTOCOL == {"n_train": 100_000, "n_eval": 2_500}
+    assert list(RECIPES) == ["common", "published"] and METHODS is RECIPES["common"]
+
+
+def test_config_layers_the_row_and_the_overrides():
     cfg = config("pacgan", lr=3e-4)
     assert cfg["pack"] == 2 and cfg["batch_size"] == 512 and cfg["loss"] == "nonsaturating"  # the method
-    assert cfg["lr"] == 3e-4 and cfg["hidden"] == RECIPE["hidden"]  # override, recipe
-    assert config("baseline") == {**RECIPE, "loss": "nonsaturating", "spectral_norm": False, "pack": 1,
+    assert cfg["lr"] == 3e-4 and cfg["hidden"] == 128  # override, shared network
+    assert config("baseline") == {"latent_dim": 2, "hidden": 128, "depth": 3, "lr": 1e-3, "betas": (0.5, 0.999),
+                                  "batch_size": 256, "ema": 0.999, "lr_schedule": "constant", "n_train": 100_000,
+                                  "n_eval": 2_500, "loss": "nonsaturating", "spectral_norm": False, "pack": 1,
                                   "n_critic": 1, "gp_weight": 0.0, "optimizer": "adam", "clip_weights": None,
                                   "feature_matching": False, "label_smoothing": 0.0}
     assert config("spectral-norm")["spectral_norm"] is True and config("wgan-gp")["gp_weight"] > 0
     config("hinge", lr=1.0)
-    assert config("hinge")["lr"] == RECIPE["lr"]  # overrides never leak into the shared recipe
+    assert config("hinge")["lr"] == 1e-3 and RECIPES["common"]["hinge"].train.lr_g == 1e-3  # overrides never leak
+    row, protocol = setup("wgan-gp", "published", lr=5e-4, hidden=16, n_eval=10)
+    assert (row.train.lr_g, row.train.lr_d, row.train.n_critic, row.hidden, protocol["n_eval"]) == (5e-4, 5e-4, 5,
+                                                                                                    16, 10)
+    assert config("baseline", r1_weight=2.0)["r1_weight"] == 2.0 and "r1_weight" not in config("baseline")
+
+
+def _changes(row):
+    """What a row changes from the common baseline: {field: value}, recipe and networks together."""
+    base = Setup(COMMON)
+    changed = {f: getattr(row.train, f) for f in COMMON.identity() if getattr(row.train, f) != getattr(COMMON, f)}
+    return changed | {f: getattr(row, f) for f in ("latent_dim", "hidden", "depth", "spectral_norm", "ema")
+                      if getattr(row, f) != getattr(base, f)}
+
+
+def test_the_rows_are_pinned_as_changes_from_the_common_baseline():
+    assert {method: _changes(row) for method, row in RECIPES["common"].items()} == {
+        "baseline": {}, "wgan-gp": {"loss": "wasserstein", "gp_weight": 0.1}, "spectral-norm": {"spectral_norm": True},
+        "hinge": {"loss": "hinge"}, "pacgan": {"pack": 2, "batch_size": 512},
+        "wgan-clip": {"loss": "wasserstein", "clip_weights": 0.01}, "feature-matching": {"feature_matching": True},
+        "label-smoothing": {"label_smoothing": 0.1}}
+    assert {method: _changes(row) for method, row in RECIPES["published"].items()} == {
+        "baseline": {}, "pacgan": {"pack": 2, "batch_size": 512}, "feature-matching": {"feature_matching": True},
+        "label-smoothing": {"label_smoothing": 0.1},
+        "wgan-gp": {"loss": "wasserstein", "gp_weight": 0.1, "lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9),
+                    "n_critic": 5},
+        "spectral-norm": {"loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.0, 0.9), "n_critic": 5,
+                          "spectral_norm": True},
+        "pacgan4": {"pack": 4, "batch_size": 1024},
+        "wgan-clip": {"loss": "wasserstein", "clip_weights": 0.01, "optimizer": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5,
+                      "n_critic": 5}}
+    assert list(RECIPES["published"]) == ["baseline", "wgan-gp", "spectral-norm", "pacgan", "pacgan4", "wgan-clip",
+                                          "feature-matching", "label-smoothing"]
 
 
 def test_every_method_is_one_change_from_the_baseline():
@@ -44,6 +89,8 @@ def test_every_method_is_one_change_from_the_baseline():
     (lambda: run_2d("baseline", "ring", steps={"hinge": 3}), "steps has no entry for 'baseline'"),
     (lambda: pack_samples(torch.zeros(5, 2), 2), "m must be a positive integer that divides"),
     (lambda: config("baseline", learning_rate=1e-3), r"Unknown options \['learning_rate'\]"),
+    (lambda: config("baseline", lr_g=1e-3), r"Unknown options \['lr_g'\].*lr sets both"),
+    (lambda: config("pacgan", batch_size=9), r"batch_size \(9\) must be a multiple of pack \(2\)"),
     (lambda: run_2d("baseline", "spiral", steps=1), "Unknown dataset 'spiral'"),
     (lambda: run_many(["baseline"], ["ring"], [0], 1, workers=0), "workers must be a positive integer"),
     (lambda: summarize([], "best"), "which must be 'raw' or 'ema'"),
@@ -100,7 +147,7 @@ def test_a_run_is_deterministic_and_scored_by_mode_metrics():
     _, centers, std = ring(1, seed=0)
     assert first["raw"] == mode_metrics(first["samples"], centers, std)
     assert first["ema"] == mode_metrics(first["ema_samples"], centers, std)
-    assert first["samples"].shape == (RECIPE["n_eval"], 2) and first["history"].steps == 40
+    assert first["samples"].shape == (2_500, 2) and first["history"].steps == 40
     assert [step for step, _, _ in first["trace"]] == [10, 20, 30, 40]
     assert first["trace"][-1][1] == first["raw"] and first["trace"][-1][2] == first["ema"]  # same noise at the end
     assert first["seconds"] > 0 and torch.get_num_threads() >= 1
@@ -110,10 +157,14 @@ def test_a_run_is_deterministic_and_scored_by_mode_metrics():
 def test_every_method_trains_on_the_grid(method):
     result = run_2d(method, "grid", seed=0, steps=5, n_eval=100)
     _, centers, std = grid(1, seed=0)
-    assert result["config"] == {**RECIPE, "n_eval": 100, "loss": "nonsaturating", "spectral_norm": False, "pack": 1,
-                                "n_critic": 1, "gp_weight": 0.0, "optimizer": "adam", "clip_weights": None,
-                                "feature_matching": False, "label_smoothing": 0.0,
-                                **METHODS[method]}  # written out, not config() again
+    row = RECIPES["common"][method]
+    assert result["config"] == {"latent_dim": 2, "hidden": 128, "depth": 3, "lr": 1e-3, "ema": 0.999,
+                                "n_train": 100_000, "n_eval": 100, "spectral_norm": row.spectral_norm,
+                                **{k: getattr(row.train, k) for k in ("betas", "batch_size", "lr_schedule", "loss",
+                                                                     "pack", "n_critic", "gp_weight", "optimizer",
+                                                                     "clip_weights", "feature_matching",
+                                                                     "label_smoothing")}}
+    assert result["history"].steps == 5 and ("gp" in result["history"].losses) == (row.train.gp_weight > 0)
     assert torch.isfinite(result["samples"]).all() and result["samples"].shape == (100, 2)
     assert result["raw"] == mode_metrics(result["samples"], centers, std)  # scored on its own samples
     assert result["ema"] == mode_metrics(result["ema_samples"], centers, std)
@@ -245,8 +296,8 @@ def test_weight_clipping_reaches_the_critic_after_every_step(monkeypatch):
     calls = []
     monkeypatch.setattr(train, "clip_weights_", lambda module, clip: calls.append(clip) or clip_weights_(module, clip))
     g, d = _tiny()
-    train.train_gan(g, d, _points(), steps=3, loss="wasserstein", n_critic=2, clip_weights=0.01, batch_size=16,
-                    device="cpu")
+    train.train_gan(g, d, _points(), GANRecipe(loss="wasserstein", n_critic=2, clip_weights=0.01, batch_size=16),
+                    steps=3, device="cpu")
     assert calls == [0.01] * 6
     assert all(p.abs().max() <= 0.01 for p in d.parameters())
     assert any((p.abs() == 0.01).any() for p in d.parameters())  # the clip was active, not vacuous
@@ -260,10 +311,10 @@ def test_label_smoothing_reaches_the_discriminator_loss(monkeypatch):
         return smoothed_discriminator_loss(real_logits, fake_logits, real_target)
 
     monkeypatch.setattr(train, "smoothed_discriminator_loss", spy)
-    train.train_gan(*_tiny(), _points(), steps=2, label_smoothing=0.1, batch_size=16, device="cpu")
+    train.train_gan(*_tiny(), _points(), GANRecipe(label_smoothing=0.1, batch_size=16), steps=2, device="cpu")
     assert targets == [pytest.approx(0.9)] * 2
     with pytest.raises(ValueError, match="needs a cross-entropy loss"):
-        train.train_gan(*_tiny(), _points(), steps=1, loss="hinge", label_smoothing=0.1, device="cpu")
+        train.train_gan(*_tiny(), _points(), GANRecipe(loss="hinge", label_smoothing=0.1), steps=1, device="cpu")
 
 
 def test_feature_matching_replaces_the_generator_loss(monkeypatch):
@@ -275,7 +326,8 @@ def test_feature_matching_replaces_the_generator_loss(monkeypatch):
 
     monkeypatch.setattr(train, "feature_matching_loss", spy)
     monkeypatch.setattr(train, "generator_loss", lambda *a: pytest.fail("the generator loss was used"))
-    history = train.train_gan(*_tiny(), _points(), steps=2, feature_matching=True, batch_size=16, device="cpu")
+    history = train.train_gan(*_tiny(), _points(), GANRecipe(feature_matching=True, batch_size=16), steps=2,
+                              device="cpu")
     assert shapes == [((16, 8), (16, 8), False)] * 2  # hidden width 8; real features without gradient
     assert history.losses["g_loss"][-1] >= 0  # a squared distance
 
@@ -285,10 +337,10 @@ def test_rmsprop_is_the_optimizer_when_asked(monkeypatch):
     real_rmsprop = torch.optim.RMSprop
     monkeypatch.setattr(torch.optim, "RMSprop", lambda params, lr: made.append(lr) or real_rmsprop(params, lr=lr))
     monkeypatch.setattr(torch.optim, "Adam", lambda *a, **k: pytest.fail("Adam was used"))
-    train.train_gan(*_tiny(), _points(), steps=1, optimizer="rmsprop", lr_g=5e-5, lr_d=4e-5, device="cpu")
+    train.train_gan(*_tiny(), _points(), GANRecipe(optimizer="rmsprop", lr_g=5e-5, lr_d=4e-5), steps=1, device="cpu")
     assert made == [5e-5, 4e-5]
     with pytest.raises(ValueError, match="optimizer must be 'adam' or 'rmsprop'"):
-        train.train_gan(*_tiny(), _points(), steps=1, optimizer="sgd", device="cpu")
+        train.train_gan(*_tiny(), _points(), GANRecipe(optimizer="sgd"), steps=1, device="cpu")
 
 
 # ---- published recipes and equal training time ----
@@ -339,3 +391,62 @@ def test_pack_samples_groups_consecutive_samples():
     x = torch.arange(12.0).reshape(6, 2)
     assert torch.equal(pack_samples(x, 3), torch.tensor([[0.0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11]]))
     assert torch.equal(pack_samples(x, 2), train._pack(x, 2))
+
+
+# ---- run_many in a script without the __main__ guard fails at once instead of respawning workers forever ----
+
+UNGUARDED = """
+from tutorial_lib import stabilize
+stabilize.run_many(["baseline"], ["ring"], [0], steps=5, workers=2, n_eval=50)
+"""
+
+CALLED_FROM_A_FUNCTION = """
+from tutorial_lib import stabilize
+
+
+def main():
+    stabilize.run_many(["baseline"], ["ring"], [0], steps=5, workers=2, n_eval=50)
+
+
+main()
+"""
+
+
+@pytest.mark.parametrize("script", [UNGUARDED, CALLED_FROM_A_FUNCTION], ids=["top level", "via an unguarded main()"])
+def test_run_many_at_the_top_of_a_script_fails_at_once_with_the_fix(script, tmp_path):
+    """Without the check the spawned workers re-run the script, fail while starting, and the pool replaces them
+    forever: the run would hit the timeout instead of exiting with the message."""
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "experiment.py"
+    path.write_text(script)
+    result = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"})
+    assert result.returncode != 0
+    assert 'if __name__ == "__main__":' in result.stderr and "experiment.py" in result.stderr
+    assert "bootstrapping" not in result.stderr  # no worker was started
+
+
+def test_the_main_guard_check_accepts_a_guarded_call(monkeypatch, tmp_path):
+    """The check itself, without starting workers: a call under the guard passes, the same call outside it fails."""
+    import sys
+    import types
+
+    from tutorial_lib import stabilize as module
+
+    for guarded in (True, False):
+        body = "check()\n"
+        source = ('if __name__ == "__main__":\n    ' + body) if guarded else body
+        path = tmp_path / f"script_{guarded}.py"
+        path.write_text(source)
+        main = types.ModuleType("__main__")
+        main.__file__ = str(path)
+        monkeypatch.setitem(sys.modules, "__main__", main)
+        code = compile(source, str(path), "exec")
+        if guarded:
+            exec(code, {"__name__": "__main__", "check": module._check_main_guard})
+        else:
+            with pytest.raises(RuntimeError, match="re-imports"):
+                exec(code, {"__name__": "__main__", "check": module._check_main_guard})

@@ -1,11 +1,12 @@
 """The pieces every training loop shares: History, the NaN guard and atomic checkpoints."""
+import math
 import os
 
 import pytest
 import torch
 
-from tutorial_lib.train import (History, Stopwatch, TrainingDiverged, check_finite, load_checkpoint, restore,
-                                save_checkpoint)
+from tutorial_lib.train import (MAX_LOSS, History, Stopwatch, TrainingDiverged, check_finite, load_checkpoint,
+                                restore, save_checkpoint)
 
 
 def test_history_logs_means_and_round_trips():
@@ -26,9 +27,27 @@ def test_check_finite_stops_with_a_learning_rate_to_try(bad):
     assert "step 17" in message and "lr=0.0002" in message
 
 
-def test_check_finite_accepts_finite_values():
+def test_check_finite_accepts_finite_values_up_to_the_bound():
     check_finite(torch.tensor(3.5), step=0, lr=1e-3)
-    check_finite(-1e30, step=0, lr=1e-3)
+    check_finite(-543.0, step=0, lr=1e-3)  # an untrained VAE's -ELBO of an image, 784 log 2 nats
+    check_finite(MAX_LOSS, step=0, lr=1e-3)
+    check_finite(-MAX_LOSS, step=0, lr=1e-3)
+
+
+@pytest.mark.parametrize("absurd", [1e33, -1e30, torch.tensor(3e38), MAX_LOSS * (1 + 1e-6), -MAX_LOSS * 1.01])
+def test_check_finite_stops_absurd_losses_with_the_same_advice(absurd):
+    with pytest.raises(TrainingDiverged) as error:
+        check_finite(absurd, step=4, lr=1e-3, name="generator loss")
+    message = str(error.value)
+    assert "generator loss reached" in message and "beyond 1e+08" in message
+    assert "step 4" in message and "lr=0.0001 instead of lr=0.001" in message
+
+
+def test_the_bound_is_where_float32_stops_resolving_a_loss_change_of_a_few_units():
+    """The justification of MAX_LOSS: near it, float32's spacing is 8, so a step's change of a few nats is lost."""
+    assert MAX_LOSS == 1e8
+    spacing = torch.nextafter(torch.tensor(MAX_LOSS), torch.tensor(math.inf)) - torch.tensor(MAX_LOSS)
+    assert spacing.item() == 8.0
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -166,6 +166,8 @@ def test_an_interrupt_saves_the_checkpoint_and_says_how_to_resume(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [({"epochs": -1}, "epochs must be"),
                                              ({"epochs": 1, "lr_schedule": "step"}, "Unknown lr_schedule"),
                                              ({"epochs": 1, "beta": -1.0}, "beta >= 0"),
+                                             ({"epochs": 1, "beta": float("nan")}, "beta >= 0"),
+                                             ({"epochs": 1, "kl_warmup_steps": -1}, "kl_warmup_steps must be"),
                                              ({"epochs": 1, "max_seconds": 0}, "max_seconds must be")])
 def test_bad_arguments_are_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -192,3 +194,68 @@ def test_the_benchmark_script_runs_in_quick_mode(tmp_path, mnist_available):
         assert entry["examples_test_loss"] > 0 and VAE(**entry["config"]).config == entry["config"]
     assert set(report["met"]) == {"best_examples_test_loss", "best_nll", "script_seconds"}
     assert "budget_s seconds" in report["budget_interpretation"]
+
+
+
+# ---- what train_vae refuses: bad rates, empty or one-shot data, a model that is not a VAE ----
+
+@pytest.mark.parametrize("lr, shown", [(0, "0"), (0.0, "0.0"), (-1e-3, "-0.001"), (float("nan"), "nan"),
+                                       (float("inf"), "inf"), (True, "True")])
+def test_a_learning_rate_that_cannot_train_is_refused_by_name(lr, shown):
+    with pytest.raises(ValueError, match=rf"lr \(the learning rate of Adam\) must be a finite number > 0, got {shown}"):
+        train_vae(tiny_vae(), tiny_data(), epochs=1, lr=lr, device="cpu")
+
+
+def test_the_smallest_positive_rate_is_accepted():
+    assert train_vae(tiny_vae(), tiny_data(n=16), epochs=1, lr=1e-12, device="cpu").steps == 1
+
+
+def test_an_empty_loader_is_refused_before_training(tmp_path):
+    path = tmp_path / "vae.pt"
+    with pytest.raises(ValueError, match=r"the loader is empty \(0 batches\)"):
+        train_vae(tiny_vae(), [], epochs=3, device="cpu", checkpoint=path)
+    assert not path.exists()
+
+    class NoLength:  # re-iterable, no __len__, yields nothing
+        def __iter__(self):
+            return iter(())
+
+    with pytest.raises(ValueError, match="yielded no batch in a whole pass"):
+        train_vae(tiny_vae(), NoLength(), epochs=3, device="cpu")
+
+
+def test_a_one_shot_generator_is_refused_instead_of_counting_epochs_it_never_trained():
+    """The probe's case: 2 batches from a generator with epochs=5 recorded 2 steps as 5 epochs."""
+    batches = (batch for batch in tiny_data(n=32))
+    with pytest.raises(TypeError, match=r"generator, which can be iterated only once.*list\(...\)"):
+        train_vae(tiny_vae(), batches, epochs=5, device="cpu")
+    with pytest.raises(TypeError, match="list_iterator, which can be iterated only once"):
+        train_vae(tiny_vae(), iter(tiny_data(n=32)), epochs=1, device="cpu")
+    history = train_vae(tiny_vae(), list(batch for batch in tiny_data(n=32)), epochs=5, device="cpu")
+    assert (history.steps, history.epochs) == (10, 5)  # as a list: 2 batches x 5 epochs
+
+
+def test_a_re_iterable_loader_without_len_counts_its_epochs():
+    class Batches:
+        def __iter__(self):
+            return iter(tiny_data(n=32))
+
+    history = train_vae(tiny_vae(), Batches(), epochs=3, device="cpu")
+    assert (history.steps, history.epochs) == (6, 3)
+
+
+def test_a_model_that_is_not_a_vae_gets_what_was_expected():
+    from tutorial_lib.gan import DCGANGenerator
+
+    with pytest.raises(TypeError, match=r"train_vae trains a VAE.*got DCGANGenerator.*train.train_gan"):
+        train_vae(DCGANGenerator(latent_dim=8, width=4), tiny_data(), epochs=1, device="cpu")
+    with pytest.raises(TypeError, match="got Linear, which has no encode/decode"):
+        train_vae(torch.nn.Linear(784, 784), tiny_data(), epochs=1, device="cpu")
+
+
+def test_an_absurd_loss_stops_training_like_a_nan(monkeypatch):
+    from tutorial_lib import vae
+
+    monkeypatch.setattr(vae, "vae_train_step", lambda *args, **kwargs: (1e33, 1e33, 0.0))
+    with pytest.raises(TrainingDiverged, match=r"loss reached 1e\+33 \(beyond 1e\+08.*at step 0.*lr=0.0001"):
+        train_vae(tiny_vae(), tiny_data(), epochs=1, lr=1e-3, device="cpu")

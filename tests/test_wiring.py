@@ -7,7 +7,7 @@ import torch
 
 from tutorial_lib import stabilize, train
 from tutorial_lib.gan import LOSS_KINDS, MLPDiscriminator, MLPGenerator, discriminator_loss, gradient_penalty
-from tutorial_lib.train import train_gan, train_vae
+from tutorial_lib.train import GANRecipe, train_gan, train_vae
 from tutorial_lib.vae import VAE, bernoulli_log_likelihood, gaussian_kl
 
 POINTS = torch.randn(256, 2, generator=torch.Generator().manual_seed(0)) * 0.3 + 1
@@ -35,7 +35,7 @@ def test_train_gan_loss_reaches_both_losses(kind, monkeypatch):
     d_spy, g_spy = Recorder(train.discriminator_loss), Recorder(train.generator_loss)
     monkeypatch.setattr(train, "discriminator_loss", d_spy)
     monkeypatch.setattr(train, "generator_loss", g_spy)
-    train_gan(*tiny_gan(), POINTS, steps=3, loss=kind, batch_size=16, device="cpu")
+    train_gan(*tiny_gan(), POINTS, GANRecipe(loss=kind, batch_size=16), steps=3, device="cpu")
     kinds = {(a[2] if len(a) > 2 else k.get("kind")) for a, k, _ in d_spy.calls}
     kinds |= {(a[1] if len(a) > 1 else k.get("kind")) for a, k, _ in g_spy.calls}
     assert kinds == {kind} and len(d_spy.calls) == 3 and len(g_spy.calls) == 3
@@ -57,8 +57,8 @@ def test_logged_losses_are_the_mean_over_critic_steps_and_the_backward_values(n_
 
     monkeypatch.setattr(torch.Tensor, "backward", recording_backward)
     steps = 4
-    history = train_gan(*tiny_gan(), POINTS, steps=steps, n_critic=n_critic, gp_weight=gp_weight, loss="wasserstein",
-                        batch_size=16, device="cpu")
+    recipe = GANRecipe(n_critic=n_critic, gp_weight=gp_weight, loss="wasserstein", batch_size=16)
+    history = train_gan(*tiny_gan(), POINTS, recipe, steps=steps, device="cpu")
     d_values = [float(v.detach()) for _, _, v in d_spy.calls]
     assert len(d_values) == steps * n_critic
     expected = [sum(d_values[i * n_critic:(i + 1) * n_critic]) / n_critic for i in range(steps)]
@@ -90,7 +90,7 @@ def test_learning_rates_betas_and_batch_size_reach_the_optimizers_and_the_discri
     g, d = tiny_gan()
     shapes = []
     d.register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape)))
-    train_gan(g, d, POINTS, steps=2, lr_g=3e-3, lr_d=7e-4, betas=(0.1, 0.8), batch_size=24, device="cpu")
+    train_gan(g, d, POINTS, GANRecipe(lr_g=3e-3, lr_d=7e-4, betas=(0.1, 0.8), batch_size=24), steps=2, device="cpu")
     n_d, n_g = len(list(d.parameters())), len(list(g.parameters()))
     assert seen == [(7e-4, (0.1, 0.8), n_d), (3e-3, (0.1, 0.8), n_g)] * 2
     assert set(shapes) == {(24, 2)}
@@ -162,7 +162,7 @@ def test_run_2d_passes_its_recipe_to_train_gan_and_updates_the_ema_every_step(mo
     real_train_gan, real_update = stabilize.train_gan, stabilize.EMA.update
 
     def spy_train_gan(*args, **kwargs):
-        calls.append(kwargs)
+        calls.append((args, kwargs))
         return real_train_gan(*args, **kwargs)
 
     def spy_update(self, module):
@@ -173,11 +173,10 @@ def test_run_2d_passes_its_recipe_to_train_gan_and_updates_the_ema_every_step(mo
     monkeypatch.setattr(stabilize.EMA, "update", spy_update)
     result = stabilize.run_2d("wgan-gp", "grid", steps=6, n_eval=50, hidden=8, depth=1, lr=2e-3, n_critic=2,
                               batch_size=32, betas=(0.0, 0.9), lr_schedule="cosine")
-    (kwargs,) = calls
-    assert {k: kwargs[k] for k in ("loss", "gp_weight", "n_critic", "pack", "batch_size", "betas", "lr_schedule",
-                                   "lr_g", "lr_d")} == {
-        "loss": "wasserstein", "gp_weight": 0.1, "n_critic": 2, "pack": 1, "batch_size": 32, "betas": (0.0, 0.9),
-        "lr_schedule": "cosine", "lr_g": 2e-3, "lr_d": 2e-3}
+    ((args, kwargs),) = calls
+    assert args[3] == GANRecipe(loss="wasserstein", gp_weight=0.1, n_critic=2, batch_size=32, betas=(0.0, 0.9),
+                                lr_schedule="cosine", lr_g=2e-3, lr_d=2e-3)
+    assert kwargs["steps"] == 6 and kwargs["every"] == 1
     assert len(updates) == 6 and len(result["history"].losses["d_loss"]) == 6
     # the averaged generator really is an average: it differs from the last generator and from no update at all
     assert not torch.equal(result["ema_samples"], result["samples"])
@@ -193,10 +192,8 @@ def test_ema_update_moves_towards_the_weights_by_the_documented_decay():
     assert torch.allclose(ema.module.weight, 0.1 * start + 0.9 * module.weight)
 
 
-def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
-    """A fixed penalty value makes the weight visible in what the critic minimizes."""
-    monkeypatch.setattr(train, "gradient_penalty",
-                        lambda critic, real, fake: sum(p.sum() for p in critic.parameters()) * 0 + 2.0)
+def record_what_the_critic_minimizes(monkeypatch):
+    """(values passed to backward, values of discriminator_loss), filled in as train_gan runs."""
     backward_values, d_values = [], []
     monkeypatch.setattr(train, "discriminator_loss",
                         lambda r, f, kind: (d_values.append(float(discriminator_loss(r, f, kind).detach())),
@@ -205,9 +202,34 @@ def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "backward",
                         lambda self, *a, **k: (backward_values.append(float(self.detach())),
                                                real_backward(self, *a, **k))[1])
-    train_gan(*tiny_gan(), POINTS, steps=1, gp_weight=3.0, batch_size=16, device="cpu")
+    return backward_values, d_values
+
+
+def test_gradient_penalty_weight_is_the_one_given(monkeypatch):
+    """A fixed penalty value makes the weight visible in what the critic minimizes."""
+    monkeypatch.setattr(train, "gradient_penalty",
+                        lambda critic, real, fake: sum(p.sum() for p in critic.parameters()) * 0 + 2.0)
+    backward_values, d_values = record_what_the_critic_minimizes(monkeypatch)
+    train_gan(*tiny_gan(), POINTS, GANRecipe(gp_weight=3.0, batch_size=16), steps=1, device="cpu")
     assert backward_values[0] == pytest.approx(d_values[0] + 3.0 * 2.0, rel=1e-6)
     assert gradient_penalty is not train.gradient_penalty  # the patch was in effect
+
+
+def test_r1_weight_halved_times_the_penalty_on_the_real_batch_is_what_the_discriminator_minimizes(monkeypatch):
+    seen = []
+
+    def fixed(discriminator, real):
+        seen.append(real.detach().clone())
+        return sum(p.sum() for p in discriminator.parameters()) * 0 + 2.0
+
+    monkeypatch.setattr(train, "r1_penalty", fixed)
+    backward_values, d_values = record_what_the_critic_minimizes(monkeypatch)
+    history = train_gan(*tiny_gan(), POINTS, GANRecipe(r1_weight=3.0, batch_size=16), steps=2, device="cpu")
+    assert backward_values[0] == pytest.approx(d_values[0] + 3.0 / 2 * 2.0, rel=1e-6)  # gamma / 2 * R1
+    assert backward_values[2] == pytest.approx(d_values[1] + 3.0, rel=1e-6)
+    assert history.losses["r1"] == [2.0, 2.0] and history.losses["d_loss"] == pytest.approx(d_values, rel=1e-6)
+    rows = {tuple(row.tolist()) for row in POINTS}
+    assert len(seen) == 2 and all(tuple(row.tolist()) in rows for batch in seen for row in batch)  # real, not fake
 
 
 def test_train_vae_lr_schedule_reaches_the_optimizer(monkeypatch):

@@ -93,6 +93,18 @@ def gradient_penalty(critic, real, fake, alpha=None):
     return ((grad.flatten(start_dim=1).norm(dim=1) - 1) ** 2).mean()
 
 
+def r1_penalty(discriminator, real):
+    """R1 penalty (Mescheder et al. 2018): mean over samples of ||grad_x discriminator(x)||_2^2 at the real data.
+
+    real: N x ... (as the discriminator takes it; packed if it packs). A scalar that stays differentiable w.r.t. the
+    discriminator's weights; the discriminator's loss adds gamma / 2 times it (`train.GANRecipe.r1_weight`).
+    """
+    validate.images(real, "real", shape=None, value_range=False, check_finite=False)
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    return grad.flatten(start_dim=1).pow(2).sum(dim=1).mean()
+
+
 # ---- the optimal discriminator and the JSD, for densities tabulated on a grid (notebook 03) ----
 
 def optimal_discriminator(p_data, p_model):
@@ -304,7 +316,8 @@ def gan_step(generator, discriminator, opt_g, opt_d, real, loss="nonsaturating")
        discriminator's loss must not reach the generator); opt_d.zero_grad(), backward, opt_d.step().
     3. Generator step: fresh noise, `generator_loss` through the updated discriminator; opt_g.zero_grad(),
        backward, opt_g.step(). The discriminator's weights get gradients here but only opt_g steps.
-    The same algorithm as `train.train_gan` with n_critic=1, no penalty and pack=1 (tests/test_gan_step.py).
+    The same algorithm as `train.train_gan`'s built-in update with the default `train.GANRecipe` (one critic
+    step, no penalty, no packing; tests/test_checks_gan.py). ``GANRecipe(step=gan_step)`` makes train_gan run it.
     loss: see the module docstring; "nonsaturating" (the default) is what the course trains with.
     """
     _check_kind(loss)

@@ -44,7 +44,7 @@ DATA = {"binarize": None}
 
 _VAE = {"latent_dim": 32, "arch": "mlp", "hidden": 384, "layers": 2, "activation": "elu"}
 _DCGAN = {"latent_dim": 64, "width": 32}
-_GAN_TRAIN = {"loss": "nonsaturating", "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.999)}
+_GAN_TRAIN = {"loss": "nonsaturating", "lr_g": 5e-4, "lr_d": 5e-4, "betas": (0.5, 0.999)}  # train.GANRecipe fields
 #: How each model is built and trained. VAEs: the settings of benchmarks/vae.py's best VAE (ELU MLP, 32 latent
 #: dimensions, Adam 2e-3 decayed to 0 along a cosine), 384 units wide so the shipped file stays under 2 MB.
 #: GANs: notebook 04's DCGAN with the optimizer of Radford et al. 2016 (Adam, betas (0.5, 0.999), batch 64) at notebook
@@ -138,7 +138,7 @@ def _train_vae(recipe, loader, device, max_seconds, checkpoint, callback):
 def _train_gan(recipe, loader, device, max_seconds, checkpoint, callback):
     from .gan import DCGANDiscriminator
     from .stabilize import EMA
-    from .train import train_gan
+    from .train import GANRecipe, train_gan
 
     generator = build("gan", recipe["config"])
     ema = EMA(generator, recipe["ema"])
@@ -148,9 +148,9 @@ def _train_gan(recipe, loader, device, max_seconds, checkpoint, callback):
         if callback is not None:
             callback(step, g, ema.module)
 
-    history = train_gan(generator, DCGANDiscriminator(**recipe["critic"]), loader, steps=recipe["budget"]["steps"],
-                        device=device, max_seconds=max_seconds, checkpoint=checkpoint, callback=each_step, every=1,
-                        **recipe["train"])
+    history = train_gan(generator, DCGANDiscriminator(**recipe["critic"]), loader,
+                        GANRecipe(batch_size=recipe["batch_size"], **recipe["train"]), steps=recipe["budget"]["steps"],
+                        device=device, max_seconds=max_seconds, checkpoint=checkpoint, callback=each_step, every=1)
     return recalibrate_batch_norm(ema.module.cpu()), history, {"ema": recipe["ema"]}
 
 

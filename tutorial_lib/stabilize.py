@@ -1,23 +1,29 @@
 """The experiments of notebook 05 (and of ``benchmarks/gan2d.py``): one place for their configurations.
 
 A *method* is a way of training the same small GAN on a 2-D mixture (a loss, a discriminator regularizer,
-packing, ...). Each runs at two *recipes*: "common", where every method shares the rest of the recipe
-(`RECIPE`: networks, optimizer, batch size), and "published", where a method takes its authors' optimizer,
-learning rate and critic steps (`PUBLISHED`). Each run also keeps an exponential moving average (EMA) of the
-generator's weights (Yazici et al. 2019) and both generators are scored with `metrics.mode_metrics` on 2,500
-samples (the PacGAN protocol). Methods are compared at equal training time per run: `time_per_step` measures
-each one's CPU seconds per generator step (one thread) and `steps_for_budget` turns a budget into step counts.
+packing, ...). Each runs at two *recipes*, the two tables of `RECIPES`: "common", where every method shares the rest
+of the training recipe (`COMMON`: Adam 1e-3 on both networks, batch 256) and the networks, and "published", where
+a method takes its authors' optimizer, learning rate and critic steps. Each row is a `Setup`: a `train.GANRecipe`
+plus the networks' options and the decay of the generator's exponential moving average (EMA, Yazici et al. 2019).
+Both generators (last and averaged) are scored with `metrics.mode_metrics` on 2,500 samples (the PacGAN protocol).
+Methods are compared at equal training time per run: `time_per_step` measures each one's CPU seconds per generator
+step (one thread) and `steps_for_budget` turns a budget into step counts.
 
+    RECIPES["published"]["wgan-gp"].train        # GANRecipe(loss='wasserstein', n_critic=5, gp_weight=0.1, ...)
     result = run_2d("pacgan", "grid", seed=0, steps=20_000)
     table = run_many(["baseline", "pacgan"], ["ring", "grid"], seeds=[0, 1, 2], steps=5_000, workers=2)
     table = run_many(["wgan-gp", "pacgan4"], ["grid"], [0], steps={"wgan-gp": 900, "pacgan4": 4000},
                      recipe="published")
 """
+import ast
 import copy
 import multiprocessing
 import os
+import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import torch
 
@@ -26,16 +32,35 @@ from .gan import MLPDiscriminator, MLPGenerator
 from .modes import mode_metrics
 from . import runtime as _runtime
 from .runtime import get_device, progress, seed_everything
-from .train import _pack, train_gan
+from .train import GANRecipe, _pack, train_gan
 
 #: The 2-D mixtures of the PacGAN protocol: name -> function(n, seed) -> (samples, centers, std).
 DATASETS = {"ring": _data.ring, "grid": _data.grid}
 
-#: What every method shares (a method may override any of it).
-RECIPE = dict(latent_dim=2, hidden=128, depth=3, lr=1e-3, betas=(0.5, 0.999), batch_size=256, ema=0.999,
-              lr_schedule="constant", n_train=100_000, n_eval=2_500)
 
-#: The methods compared in notebook 05: options for the networks and for `train.train_gan`.
+@dataclass(frozen=True)
+class Setup:
+    """One row of notebook 05's tables: how it trains (`train`, a `train.GANRecipe`) and what: an `MLPGenerator`
+    from `latent_dim` noise and an `MLPDiscriminator` (its pack is the recipe's), each with `depth` hidden layers of
+    `hidden` units, the discriminator spectrally normalized with `spectral_norm`; `ema`: the decay of the
+    generator's moving average (`EMA`)."""
+
+    train: GANRecipe
+    latent_dim: int = 2
+    hidden: int = 128
+    depth: int = 3
+    spectral_norm: bool = False
+    ema: float = 0.999
+
+
+#: The evaluation protocol: samples drawn from the mixture to train on, and generated samples scored.
+PROTOCOL = dict(n_train=100_000, n_eval=2_500)
+
+#: The common recipe: what every method shares unless it changes it (Adam 1e-3 on both networks, betas (0.5, 0.999),
+#: batch 256, constant rate, the non-saturating loss of notebook 04).
+COMMON = GANRecipe(lr_g=1e-3, lr_d=1e-3, batch_size=256)
+
+#: Both tables, method -> `Setup`. The common recipe's methods:
 #: - baseline: the non-saturating GAN of notebook 04 (Goodfellow et al. 2014);
 #: - wgan-gp: Wasserstein loss + gradient penalty (Gulrajani et al. 2017) with their 2-D toy weight 0.1, and one
 #:   critic step per generator step like every other method (the paper uses 5 on images);
@@ -48,41 +73,43 @@ RECIPE = dict(latent_dim=2, hidden=128, depth=3, lr=1e-3, betas=(0.5, 0.999), ba
 #: - feature-matching: the generator matches the mean of the discriminator's last hidden layer on real and
 #:   generated data (Salimans et al. 2016);
 #: - label-smoothing: one-sided label smoothing, real target 0.9 in the discriminator's loss (Salimans et al. 2016).
-METHODS = {
-    "baseline": dict(loss="nonsaturating"),
-    "wgan-gp": dict(loss="wasserstein", gp_weight=0.1),
-    "spectral-norm": dict(loss="nonsaturating", spectral_norm=True),
-    "hinge": dict(loss="hinge"),
-    "pacgan": dict(loss="nonsaturating", pack=2, batch_size=512),
-    "wgan-clip": dict(loss="wasserstein", clip_weights=0.01),
-    "feature-matching": dict(loss="nonsaturating", feature_matching=True),
-    "label-smoothing": dict(loss="nonsaturating", label_smoothing=0.1),
-}
-
-#: The published recipes: row name -> (method, what replaces the common recipe), from the papers and the authors'
-#: code. The networks stay the course's (3 x 128 units, batch 256), so that only the recipe changes.
+#: The published recipes, from the papers and the authors' code (the networks stay the course's, 3 x 128 units,
+#: batch 256, so that only the recipe changes):
 #: - baseline, pacgan, feature-matching, label-smoothing: no 2-D recipe of their own beyond the method (PacGAN
 #:   trains its packed discriminator with its baseline's optimizer; Salimans et al. give none for 2-D data): the
-#:   common recipe, so these rows are the common table's runs;
+#:   common rows themselves;
 #: - wgan-gp: the authors' 2-D toy code (gan_toy.py): Adam 1e-4, betas (0.5, 0.9), 5 critic steps, lambda = 0.1
 #:   (the paper's lambda = 10 is for images; the toy code's networks are 512 wide, ours 128);
 #: - spectral-norm: with the hinge loss, Adam 2e-4, betas (0, 0.9), 5 discriminator steps (Miyato et al. 2018, the
 #:   setting of their ResNet results and of their released code; the linear learning-rate decay is left out);
 #: - pacgan4: 4 samples per packed input (PacGAN4, the paper's 2-D row), 4 x 256 samples per batch;
 #: - wgan-clip: RMSProp 5e-5, clip 0.01, 5 critic steps (Arjovsky et al. 2017).
-PUBLISHED = {
-    "baseline": ("baseline", {}),
-    "wgan-gp": ("wgan-gp", dict(lr=1e-4, betas=(0.5, 0.9), n_critic=5)),
-    "spectral-norm": ("spectral-norm", dict(loss="hinge", lr=2e-4, betas=(0.0, 0.9), n_critic=5)),
-    "pacgan": ("pacgan", {}),
-    "pacgan4": ("pacgan", dict(pack=4, batch_size=1024)),
-    "wgan-clip": ("wgan-clip", dict(optimizer="rmsprop", lr=5e-5, n_critic=5)),
-    "feature-matching": ("feature-matching", {}),
-    "label-smoothing": ("label-smoothing", {}),
+RECIPES = {"common": {
+    "baseline": Setup(COMMON),
+    "wgan-gp": Setup(COMMON.replace(loss="wasserstein", gp_weight=0.1)),
+    "spectral-norm": Setup(COMMON, spectral_norm=True),
+    "hinge": Setup(COMMON.replace(loss="hinge")),
+    "pacgan": Setup(COMMON.replace(pack=2, batch_size=512)),
+    "wgan-clip": Setup(COMMON.replace(loss="wasserstein", clip_weights=0.01)),
+    "feature-matching": Setup(COMMON.replace(feature_matching=True)),
+    "label-smoothing": Setup(COMMON.replace(label_smoothing=0.1)),
+}}
+_COMMON_ROWS = RECIPES["common"]
+RECIPES["published"] = {
+    "baseline": _COMMON_ROWS["baseline"],
+    "wgan-gp": Setup(COMMON.replace(loss="wasserstein", gp_weight=0.1, lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.9),
+                                    n_critic=5)),
+    "spectral-norm": Setup(COMMON.replace(loss="hinge", lr_g=2e-4, lr_d=2e-4, betas=(0.0, 0.9), n_critic=5),
+                           spectral_norm=True),
+    "pacgan": _COMMON_ROWS["pacgan"],
+    "pacgan4": Setup(COMMON.replace(pack=4, batch_size=1024)),
+    "wgan-clip": Setup(COMMON.replace(loss="wasserstein", clip_weights=0.01, optimizer="rmsprop", lr_g=5e-5,
+                                      lr_d=5e-5, n_critic=5)),
+    "feature-matching": _COMMON_ROWS["feature-matching"],
+    "label-smoothing": _COMMON_ROWS["label-smoothing"],
 }
-
-#: The recipes and their row names.
-RECIPES = {"common": list(METHODS), "published": list(PUBLISHED)}
+#: The two tables by their row names: the methods (the common table) and the published rows.
+METHODS, PUBLISHED = RECIPES["common"], RECIPES["published"]
 
 #: Training time per run of the benchmark's tables (CPU seconds of one thread; see `time_per_step`).
 BUDGET_SECONDS = 45
@@ -95,24 +122,50 @@ BENCHMARK_STEPS = 20_000
 TARGETS = {"grid": {"modes": 25, "high_quality": 0.95, "seconds": 180},
            "ring": {"modes": 8, "high_quality": 0.97, "seconds": 180}}
 
-_TRAIN_OPTIONS = ("loss", "n_critic", "gp_weight", "pack", "betas", "batch_size", "lr_schedule", "optimizer",
-                  "clip_weights", "feature_matching", "label_smoothing")
-_DEFAULTS = dict(loss="nonsaturating", spectral_norm=False, pack=1, n_critic=1, gp_weight=0.0, optimizer="adam",
-                 clip_weights=None, feature_matching=False, label_smoothing=0.0)
+_TRAIN_OVERRIDES = {f.name for f in fields(GANRecipe)} - {"lr_g", "lr_d", "step"}
+_NETWORK_OVERRIDES = {f.name for f in fields(Setup)} - {"train"}
+#: What `config`, `run_2d` and `run_many` accept as overrides: lr (both networks' rate), the recipe's other
+#: fields, the networks' options and the protocol's sizes.
+OVERRIDES = sorted({"lr"} | _TRAIN_OVERRIDES | _NETWORK_OVERRIDES | set(PROTOCOL))
 
 
-def config(method, recipe="common", **overrides):
-    """The full configuration of `method` (a row of `RECIPES[recipe]`): RECIPE, then the method's options, then
-    its published recipe (recipe="published"), then `overrides` (a new dict)."""
+def setup(method, recipe="common", **overrides):
+    """``(Setup, protocol)`` of `method` (a row of ``RECIPES[recipe]``) with `overrides` applied (new objects; lr sets
+    both learning rates), e.g. ``setup("pacgan", lr=3e-4, hidden=64)``."""
     if recipe not in RECIPES:
         raise ValueError(f"Unknown recipe {recipe!r}: use one of {list(RECIPES)}")
     if method not in RECIPES[recipe]:
-        raise ValueError(f"Unknown method {method!r} for the {recipe} recipe: use one of {RECIPES[recipe]}")
-    unknown = set(overrides) - set(RECIPE) - set(_DEFAULTS) - set(_TRAIN_OPTIONS)
+        raise ValueError(f"Unknown method {method!r} for the {recipe} recipe: use one of {list(RECIPES[recipe])}")
+    unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
-        raise ValueError(f"Unknown options {sorted(unknown)}; known: {sorted({*RECIPE, *_DEFAULTS, *_TRAIN_OPTIONS})}")
-    base, published = PUBLISHED[method] if recipe == "published" else (method, {})
-    return {**RECIPE, **_DEFAULTS, **METHODS[base], **published, **overrides}
+        raise ValueError(f"Unknown options {unknown}; known: {OVERRIDES} (lr sets both networks' learning rate)")
+    row = RECIPES[recipe][method]
+    changes = {k: v for k, v in overrides.items() if k in _TRAIN_OVERRIDES}
+    if "lr" in overrides:
+        changes.update(lr_g=overrides["lr"], lr_d=overrides["lr"])
+    row = replace(row, train=row.train.replace(**changes),
+                  **{k: v for k, v in overrides.items() if k in _NETWORK_OVERRIDES})
+    return row, {**PROTOCOL, **{k: v for k, v in overrides.items() if k in PROTOCOL}}
+
+
+def config(method, recipe="common", **overrides):
+    """The configuration of `method` in table `recipe` with `overrides` (see `setup`) as one flat dict, what
+    `run_2d` results and benchmarks/gan2d.py record: the networks, ``lr`` (both networks'), the recipe's other
+    options, ``ema``, ``n_train`` and ``n_eval``."""
+    row, protocol = setup(method, recipe, **overrides)
+    train = row.train
+    if train.lr_g != train.lr_d or train.step is not None:
+        raise ValueError(f"{method}: the 2-D runs train both networks at one learning rate with the built-in update")
+    flat = dict(latent_dim=row.latent_dim, hidden=row.hidden, depth=row.depth, lr=train.lr_g, betas=train.betas,
+                batch_size=train.batch_size, ema=row.ema, lr_schedule=train.lr_schedule, **protocol, loss=train.loss,
+                spectral_norm=row.spectral_norm, pack=train.pack, n_critic=train.n_critic, gp_weight=train.gp_weight,
+                optimizer=train.optimizer, clip_weights=train.clip_weights, feature_matching=train.feature_matching,
+                label_smoothing=train.label_smoothing)
+    return {**flat, **({"r1_weight": train.r1_weight} if train.r1_weight else {})}  # (older records have no R1)
+
+
+#: The common table's baseline as a flat `config` (what the other rows' configurations differ from).
+RECIPE = config("baseline")
 
 
 def ema_update(average, module, decay):
@@ -167,15 +220,17 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
     Returns a dict: method, recipe, dataset, seed, steps, seconds (training wall time, EMA updates included),
     cpu_seconds (the same in CPU time of this one thread, what `time_per_step` measures), ``raw`` and ``ema``
     (the `mode_metrics` of the last generator and of its EMA, on the same fixed noise), ``samples`` and
-    ``ema_samples`` (n_eval x 2 tensors), ``history`` (the `train.History`), ``config``, ``discriminator`` (its
-    state_dict; `discriminator_of` rebuilds it), and ``trace``: with `trace_every`, a list of
-    ``(step, raw metrics, ema metrics)`` every `trace_every` steps (not timed).
-    steps: a number, or a dict method -> number (e.g. from `steps_for_budget`). recipe: "common" or "published".
-    ema_update: the EMA's step function (default `ema_update`). The run is deterministic given `seed`
-    (single-threaded; the tiny networks run fastest on the CPU, which is why `device` defaults to "cpu").
-    `overrides` change the recipe, e.g. ``lr=3e-4, pack=4, batch_size=1024``.
+    ``ema_samples`` (n_eval x 2 tensors), ``history`` (the `train.History`), ``config`` (see `config`),
+    ``discriminator`` (its state_dict; `discriminator_of` rebuilds it), and ``trace``: with `trace_every`, a list
+    of ``(step, raw metrics, ema metrics)`` every `trace_every` steps (not timed).
+    steps: a number, or a dict method -> number (e.g. from `steps_for_budget`). recipe: the table, "common" or
+    "published" (the row is ``RECIPES[recipe][method]``). ema_update: the EMA's step function (default
+    `ema_update`). The run is deterministic given `seed` (single-threaded; the tiny networks run fastest on the
+    CPU, which is why `device` defaults to "cpu"). `overrides` change the row (see `setup`), e.g.
+    ``lr=3e-4, pack=4, batch_size=1024``.
     """
     _check_dataset(dataset)
+    row, protocol = setup(method, recipe, **overrides)
     cfg = config(method, recipe, **overrides)
     if isinstance(steps, dict):
         if method not in steps:
@@ -185,13 +240,14 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
     torch.set_num_threads(1)
     try:
         seed_everything(seed)
-        real, centers, std = DATASETS[dataset](cfg["n_train"], seed=seed)
+        real, centers, std = DATASETS[dataset](protocol["n_train"], seed=seed)
         device = get_device(device)
-        generator = MLPGenerator(latent_dim=cfg["latent_dim"], hidden=cfg["hidden"], depth=cfg["depth"]).to(device)
-        discriminator = MLPDiscriminator(hidden=cfg["hidden"], depth=cfg["depth"], spectral_norm=cfg["spectral_norm"],
-                                         pack=cfg["pack"])
-        ema = EMA(generator, cfg["ema"], update=ema_update)
-        noise = torch.randn(cfg["n_eval"], cfg["latent_dim"], generator=torch.Generator().manual_seed(10_000 + seed))
+        generator = MLPGenerator(latent_dim=row.latent_dim, hidden=row.hidden, depth=row.depth).to(device)
+        discriminator = MLPDiscriminator(hidden=row.hidden, depth=row.depth, spectral_norm=row.spectral_norm,
+                                         pack=row.train.pack)
+        ema = EMA(generator, row.ema, update=ema_update)
+        noise = torch.randn(protocol["n_eval"], row.latent_dim,
+                            generator=torch.Generator().manual_seed(10_000 + seed))
         trace, tracing = [], [0.0, 0.0]  # wall and CPU seconds spent scoring during training (not training time)
 
         @torch.no_grad()
@@ -210,8 +266,8 @@ def run_2d(method, dataset, seed=0, steps=5_000, device="cpu", trace_every=None,
                 tracing[1] += time.process_time() - cpu_start
 
         start, cpu_start = time.perf_counter(), time.process_time()
-        history = train_gan(generator, discriminator, real, steps, lr_g=cfg["lr"], lr_d=cfg["lr"], device=device,
-                            callback=callback, every=1, **{name: cfg[name] for name in _TRAIN_OPTIONS})
+        history = train_gan(generator, discriminator, real, row.train, steps=steps, device=device, callback=callback,
+                            every=1)
         seconds = time.perf_counter() - start - tracing[0]  # training with the EMA updates, without the traces
         cpu_seconds = time.process_time() - cpu_start - tracing[1]
         (samples, raw), (ema_samples, averaged) = score(generator), score(ema.module)
@@ -266,6 +322,38 @@ def _run_quietly(job):
         return run_2d(method, dataset, seed, steps, trace_every=trace_every, **overrides)
 
 
+def _is_main_test(test):
+    """True for the test ``__name__ == "__main__"`` (either way round)."""
+    names = {ast.unparse(side) for side in [test.left, *test.comparators]} if isinstance(test, ast.Compare) else set()
+    return names == {"__name__", "'__main__'"} and isinstance(test.ops[0], ast.Eq)
+
+
+def _check_main_guard():
+    """Refuse to start worker processes from a script that calls run_many outside ``if __name__ == "__main__":``.
+
+    Each "spawn" worker re-imports the script that started it; an unguarded call would run again in every worker,
+    which fails as it starts, and the pool would replace failed workers forever. Notebooks and the REPL (no script
+    file) are fine."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or not str(path).endswith(".py") or not os.path.isfile(path):
+        return
+    frame, line = sys._getframe(), None
+    while frame is not None:  # the script's own top-level line that led here
+        if frame.f_code.co_name == "<module>" and os.path.abspath(frame.f_code.co_filename) == os.path.abspath(path):
+            line = frame.f_lineno
+        frame = frame.f_back
+    if line is None:
+        return
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    if not any(isinstance(node, ast.If) and _is_main_test(node.test) and node.lineno <= line <= node.end_lineno
+               for node in tree.body):
+        raise RuntimeError(
+            f"run_many starts worker processes, and each of them re-imports {path}; line {line} runs at its top "
+            "level, so every worker would call run_many again and fail, forever. Put the code that runs it under "
+            "\n    if __name__ == \"__main__\":\nat the bottom of the script (or pass workers=1).")
+
+
 def run_many(methods, datasets, seeds, steps, workers=1, on_result=None, trace_every=None, **overrides):
     """`run_2d` for every (method, dataset, seed), in `workers` parallel processes; a list of their results.
 
@@ -276,6 +364,8 @@ def run_many(methods, datasets, seeds, steps, workers=1, on_result=None, trace_e
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer (parallel processes), got {workers!r}")
+    if workers > 1:
+        _check_main_guard()
     jobs = [(m, d, s, steps, trace_every, overrides) for m in methods for d in datasets for s in seeds]
     for method, dataset, *_ in jobs:
         config(method, **overrides)

@@ -4,9 +4,12 @@ Checkpoints (`tutorial_lib.checkpoints`) are written atomically and verified, re
 ``torch.load(..., weights_only=True)``, locked while a run trains, and record the run's settings: resuming
 with other settings is an error that lists them.
 """
+import functools
 import math
+import numbers
 import time
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -51,14 +54,35 @@ class History:
                    steps=int(state["steps"]), epochs=int(state["epochs"]))
 
 
+#: The largest |loss| the divergence guard lets through. Every loss here is a batch mean of per-sample terms that a
+#: working run keeps far below it: a VAE's -ELBO of a 28 x 28 image is a few hundred nats (784 log 2 = 543 for an
+#: untrained decoder) and grows past 1e8 only when its logits pass about 1e5 (784 pixels x |logit| nats); a GAN's
+#: losses are about the size of the discriminator's outputs (a cross-entropy is softplus of a logit), which start
+#: near 1. Near 1e8 float32 can no longer tell the loss from loss + 8 (its spacing there), and the squared terms (the
+#: KL's mu^2, a gradient penalty) overflow to inf a few steps later: such a run has diverged, it only has not
+#: reached NaN yet.
+MAX_LOSS = 1e8
+
+
 def check_finite(loss, *, step, lr, name="loss"):
-    """Raise `TrainingDiverged` when `loss` (a tensor or float) is NaN or infinite."""
+    """Raise `TrainingDiverged` when `loss` (a tensor or float) is NaN, infinite or absurdly large (|loss| >
+    `MAX_LOSS`), naming the step and a learning rate to try."""
     value = float(loss)
-    if value != value or value in (float("inf"), float("-inf")):
+    if value != value or abs(value) > MAX_LOSS:
+        became = (f"became {value}" if value != value or math.isinf(value)
+                  else f"reached {value:.3g} (beyond {MAX_LOSS:g}: the weights have blown up)")
         raise TrainingDiverged(
-            f"The {name} became {value} at step {step}, so training stopped (the weights are unusable from here). "
+            f"The {name} {became} at step {step}, so training stopped (the weights are unusable from here). "
             f"Lower the learning rate, e.g. lr={lr / 10:g} instead of lr={lr:g}, and start again from a fresh model "
             f"or the last checkpoint.")
+
+
+def check_rate(name, value, what="learning rate"):
+    """Raise ValueError naming `name` unless `value` is a finite number > 0 (a learning rate)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"{name} (the {what}) must be a finite number > 0, got {value!r}: a rate of 0 never "
+                         "changes the weights, a negative one climbs the loss and NaN destroys them. Typical values "
+                         "are 1e-4 to 1e-3.")
 
 
 def restore(state, **modules):
@@ -109,13 +133,45 @@ def _scheduled_lr(lr, schedule, history, total_steps, max_seconds, elapsed):
     return lr * 0.5 * (1.0 + math.cos(math.pi * min(done, 1.0)))
 
 
+def _schedule(optimizer, lr, schedule, history, total_steps, max_seconds, elapsed):
+    """Set every parameter group of `optimizer` to the `_scheduled_lr` of the next step."""
+    for group in optimizer.param_groups:
+        group["lr"] = _scheduled_lr(lr, schedule, history, total_steps, max_seconds, elapsed)
+
+
 # ---- VAE training: train_vae (written with the VAE lessons) ----
+
+def _check_vae_inputs(model, loader, epochs, lr, beta, kl_warmup_steps, lr_schedule, max_seconds):
+    if not all(callable(getattr(model, name, None)) for name in ("encode", "decode")):
+        raise TypeError(f"train_vae trains a VAE: a module with encode(x) -> (mu, logvar), decode(z) -> logits and "
+                        f"forward(x) -> (logits, mu, logvar), such as vae.VAE; got {type(model).__name__}, which has "
+                        f"no encode/decode. (A GAN's generator trains with train.train_gan.)")
+    if isinstance(loader, Iterator):  # a generator or an iterator: used up after one pass
+        raise TypeError(f"train_vae needs data it can go through once per epoch, such as data.mnist_loader(...) or a "
+                        f"list of (images, labels) batches; got a {type(loader).__name__}, which can be iterated only "
+                        f"once (a second epoch would see no batch). Pass list(...) of it, or a DataLoader.")
+    if hasattr(loader, "__len__") and len(loader) == 0:
+        raise ValueError("the loader is empty (0 batches), so there is nothing to train on: check the dataset "
+                         "(e.g. its limit=) and the batch size (drop_last=True drops a batch smaller than it).")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    _check_schedule(lr_schedule)
+    check_rate("lr", lr, "learning rate of Adam")
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not 0 <= beta < math.inf:
+        raise ValueError(f"need beta >= 0, finite (the weight of the KL term; 1 is the ELBO), got beta={beta!r}")
+    if isinstance(kl_warmup_steps, bool) or not isinstance(kl_warmup_steps, int) or kl_warmup_steps < 0:
+        raise ValueError(f"kl_warmup_steps must be a non-negative integer, got {kl_warmup_steps!r}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise ValueError(f"max_seconds must be > 0 or None, got {max_seconds!r}")
+
 
 def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=None, resume=True,
               max_seconds=None, kl_warmup_steps=0, lr_schedule="constant", callback=None):
     """Train a VAE by maximizing the ELBO (Adam on ``-elbo(model, x, beta).mean()``); returns a `History`.
 
-    loader: yields (images N x 1 x 28 x 28 in [0, 1], labels) batches, e.g. ``data.mnist_loader(...)``.
+    model: a VAE (encode, decode, and forward(x) -> (logits, mu, logvar)), e.g. `vae.VAE`.
+    loader: yields (images N x 1 x 28 x 28 in [0, 1], labels) batches, e.g. ``data.mnist_loader(...)`` or a list of
+        batches; it is gone through once per epoch (so not a one-shot generator), and must not be empty.
     History logs per step ``loss`` (the minimized objective), ``reconstruction`` (mean -log p(x|z)) and ``kl``
     (mean KL(q(z|x) || p(z))); ``history.epochs`` counts whole epochs and ``history.wall_time`` the training time.
     beta: weight of the KL term (beta-VAE); kl_warmup_steps: the weight rises linearly from 0 to beta over these
@@ -125,20 +181,13 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
         and when training stops; when it exists (and `resume`), training continues from it up to `epochs` in total.
     max_seconds: stop once the training wall time, resumed runs included, reaches this budget (possibly mid-epoch).
     callback: called as ``callback(model, history)`` after every epoch; its time is not counted as training.
-    A NaN or infinite loss stops training with `TrainingDiverged`, naming a learning rate to try.
+    A NaN, infinite or absurd (> `MAX_LOSS`) loss stops training with `TrainingDiverged`, naming a learning rate to try.
     """
     run = run_settings(train_vae, locals())
     from .runtime import get_device
     from .vae import _check_pixels, vae_train_step
 
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    _check_schedule(lr_schedule)
-    if not (beta >= 0 and lr > 0 and kl_warmup_steps >= 0):
-        raise ValueError(f"need beta >= 0, lr > 0 and kl_warmup_steps >= 0, got beta={beta!r}, lr={lr!r}, "
-                         f"kl_warmup_steps={kl_warmup_steps!r}")
-    if max_seconds is not None and not max_seconds > 0:
-        raise ValueError(f"max_seconds must be > 0 or None, got {max_seconds!r}")
+    _check_vae_inputs(model, loader, epochs, lr, beta, kl_warmup_steps, lr_schedule, max_seconds)
     device = get_device(device)
     was_training = model.training
     model.to(device).train()
@@ -163,6 +212,7 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     try:
         while history.epochs < epochs and not out_of_time:
             with Stopwatch(history) as watch:
+                batches = 0
                 for batch in loader:
                     out_of_time = time_is_up(history, watch, max_seconds)
                     if out_of_time:
@@ -171,18 +221,21 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
                     if checked_input is False:
                         _check_pixels(x)  # once: a Bernoulli decoder needs images in [0, 1], not normalized ones
                         checked_input = True
-                    for group in optimizer.param_groups:
-                        group["lr"] = _scheduled_lr(lr, lr_schedule, history, total_steps, max_seconds,
-                                                    history.wall_time + time.perf_counter() - watch.start)
+                    _schedule(optimizer, lr, lr_schedule, history, total_steps, max_seconds,
+                              history.wall_time + time.perf_counter() - watch.start)
                     weight = beta * min(1.0, (history.steps + 1) / kl_warmup_steps) if kl_warmup_steps else beta
                     loss, reconstruction, kl = vae_train_step(model, optimizer, x, weight, return_terms=True)
                     check_finite(loss, step=history.steps, lr=lr)  # the step made no update if it is not finite
                     history.log(loss=loss, reconstruction=reconstruction, kl=kl)
                     history.steps += 1
+                    batches += 1
                     bar.update(1)
                     if history.steps % 50 == 0:
                         bar.set_postfix(loss=f"{history.mean('loss', last=50):.2f}", refresh=False)
                 else:
+                    if batches == 0:
+                        raise ValueError("the loader yielded no batch in a whole pass, so an epoch would train "
+                                         "nothing: pass a non-empty loader of (images, labels) batches.")
                     history.epochs += 1
             save()
             if callback is not None and not out_of_time:
@@ -205,10 +258,20 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
 
 # ---- GAN training: train_gan (written with the GAN lessons) ----
 
-from .gan import _check_kind, discriminator_loss, generator_loss, gradient_penalty  # noqa: E402  (gan never imports train)
-from .gan import (clip_weights_, discriminator_features, feature_matching_loss,  # noqa: E402
+from .gan import LOSS_KINDS, discriminator_loss, generator_loss, gradient_penalty, r1_penalty  # noqa: E402
+from .gan import (clip_weights_, discriminator_features, feature_matching_loss,  # noqa: E402  (gan never imports train)
                   smoothed_discriminator_loss)
 from .runtime import RunProgress, get_device  # noqa: E402
+
+
+def _upgraded(saved, current):
+    """A GAN checkpoint's run settings from before `GANRecipe` (the options at the top level) in today's form, so
+    that resuming it compares like with like; anything else unchanged."""
+    if not isinstance(saved, dict) or "recipe" in saved or "recipe" not in current or "loss" not in saved:
+        return saved
+    defaults = GANRecipe().identity()
+    recipe = {name: saved[name] if name in saved else value for name, value in defaults.items()}
+    return {**{k: v for k, v in saved.items() if k not in defaults}, "recipe": recipe}
 
 
 def start_or_resume(checkpoint, resume=True, run=None, **modules):
@@ -218,7 +281,7 @@ def start_or_resume(checkpoint, resume=True, run=None, **modules):
     if checkpoint is not None and resume and Path(checkpoint).is_file():
         state = load_checkpoint(checkpoint)
         if run is not None:
-            check_same_run(checkpoint, state.get("run"), run)
+            check_same_run(checkpoint, _upgraded(state.get("run"), run), run)
         restore(state, **modules)
         return History.from_state_dict(state["history"])
     return History()
@@ -304,130 +367,345 @@ def _pack(x, pack):
     return x if pack == 1 else x.reshape(len(x) // pack, -1, *x.shape[2:])
 
 
-def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_critic=1, gp_weight=0.0, pack=1,
-              lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), batch_size=64, device=None, checkpoint=None, resume=True,
-              max_seconds=None, lr_schedule="constant", callback=None, every=100, optimizer="adam", clip_weights=None,
-              feature_matching=False, label_smoothing=0.0):
-    """Train a GAN with alternating updates (Adam on both sides); returns a `History`.
+def _callable_name(function):
+    """A step function as text for a checkpoint's run identity: ``module.qualname``; a functools.partial with its
+    bound arguments."""
+    if isinstance(function, functools.partial):
+        bound = [repr(a) for a in function.args] + [f"{k}={v!r}" for k, v in function.keywords.items()]
+        return f"partial({', '.join([_callable_name(function.func), *bound])})"
+    name = getattr(function, "__qualname__", None) or type(function).__qualname__
+    return f"{getattr(function, '__module__', None) or type(function).__module__}.{name}"
 
-    Each of the `steps` generator steps follows `n_critic` discriminator steps, each on a fresh real batch and a
-    fresh fake batch of the same size. History logs per generator step ``d_loss`` (mean over its critic steps,
-    without the penalty), ``g_loss`` and, when ``gp_weight > 0``, ``gp``; ``history.steps`` counts generator steps.
 
-    data: a tensor N x D of real samples (batches of `batch_size` drawn with replacement), or an iterable of
-        (images, labels) batches such as `data.mnist_loader` (its own batch size is used; images in [0, 1]).
-    loss: "minimax", "nonsaturating", "wasserstein" or "hinge" (see `gan`); gp_weight: weight of
-        `gan.gradient_penalty` in the critic's loss (10 for WGAN-GP).
-    pack: PacGAN; the discriminator sees `pack` samples at once (build it with the same ``pack=``). batch_size counts
-        samples, so each batch gives the discriminator batch_size / pack packed inputs.
-    checkpoint: a path; written atomically at the end (also when interrupted), and when it exists (and
-        `resume`) training continues from it up to `steps` in total.
-    max_seconds: stop once the training wall time, resumed runs included, reaches this budget.
-    lr_schedule: "constant", or "cosine" (both learning rates decay to 0 at the end of the run, which is `steps` or
-        `max_seconds`, whichever comes first).
-    callback: called as ``callback(step, generator, discriminator)`` after every `every` generator steps (e.g. to
-        keep snapshots of samples); its time is not counted as training time.
-    optimizer: "adam" (with `betas`) or "rmsprop" (the original WGAN's), for both networks.
-    clip_weights: clamp the critic's weights to [-clip_weights, clip_weights] after each of its steps (WGAN, 0.01).
+def _check_number(name, value, what, low=0.0):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value < math.inf:
+        raise ValueError(f"{name} ({what}) must be a finite number >= {low:g}, got {value!r}")
+
+
+@dataclass(frozen=True, repr=False)
+class GANRecipe:
+    """How a GAN trains, in one object: the algorithm `train_gan` runs (its budget and plumbing are train_gan's own).
+
+    loss: "minimax", "nonsaturating", "wasserstein" or "hinge" (the table in `gan`).
+    n_critic: discriminator (critic) steps per generator step, each on a fresh real and a fresh fake batch.
+    gp_weight: weight of `gan.gradient_penalty` in the critic's loss (WGAN-GP, Gulrajani et al. 2017: 10 on images).
+    r1_weight: gamma of R1 (Mescheder et al. 2018): gamma / 2 * `gan.r1_penalty` on the real batch is added to the
+        discriminator's loss.
+    pack: PacGAN (Lin et al. 2018): the discriminator judges `pack` samples at once (build it with the same pack=).
+    optimizer: "adam" (with `betas`) or "rmsprop" (the original WGAN's), for both networks; lr_g, lr_d: the
+        generator's and the discriminator's learning rates.
+    batch_size: samples per batch (a multiple of pack), drawn with replacement from a tensor of data; a loader's
+        batches must have this size (its batch_size).
+    lr_schedule: "constant", or "cosine" (both rates decay to 0 at the end of the run: its steps or its max_seconds).
+    clip_weights: clamp the critic's weights to [-clip_weights, clip_weights] after each of its steps (WGAN: 0.01).
     feature_matching: the generator minimizes `gan.feature_matching_loss` on the discriminator's last hidden layer
-        (real batch of its last critic step vs its fakes) instead of `loss`'s generator loss (Salimans et al. 2016).
-    label_smoothing: one-sided label smoothing, the real samples' target is 1 - label_smoothing in the
+        instead of its loss (Salimans et al. 2016).
+    label_smoothing: one-sided label smoothing; the real samples' target is 1 - label_smoothing in the
         discriminator's cross-entropy (`gan.smoothed_discriminator_loss`; "minimax"/"nonsaturating" only).
-    A NaN or infinite loss stops training with `TrainingDiverged`, naming a learning rate to try.
+    step: your own step function, ``step(generator, discriminator, opt_g, opt_d, real) -> (d_loss, g_loss)`` (the
+        signature of `gan.gan_step`; bind another loss with functools.partial): train_gan then runs it on every
+        real batch instead of its built-in update. It computes its own losses, so the options that change the
+        update (a non-default loss, n_critic, penalties, pack, clipping, feature matching, smoothing) are refused.
+
+    ``recipe.replace(lr_g=1e-3)`` is a new recipe with that change; ``repr`` lists the fields that differ from the
+    defaults; ``describe()`` says the whole recipe in one line.
     """
-    run = run_settings(train_gan, locals())
-    _check_kind(loss)
-    if optimizer not in ("adam", "rmsprop"):
-        raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {optimizer!r}")
-    if clip_weights is not None and not clip_weights > 0:
-        raise ValueError(f"clip_weights must be > 0 or None, got {clip_weights!r}")
-    if not 0 <= label_smoothing < 1 or (label_smoothing and loss not in ("minimax", "nonsaturating")):
-        raise ValueError(f"label_smoothing must be in [0, 1) and needs a cross-entropy loss ('minimax' or "
-                         f"'nonsaturating'), got {label_smoothing!r} with loss={loss!r}")
-    _check_schedule(lr_schedule)
+
+    loss: str = "nonsaturating"
+    n_critic: int = 1
+    gp_weight: float = 0.0
+    r1_weight: float = 0.0
+    pack: int = 1
+    optimizer: str = "adam"
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    batch_size: int = 64
+    lr_schedule: str = "constant"
+    clip_weights: float = None
+    feature_matching: bool = False
+    label_smoothing: float = 0.0
+    step: object = None
+
+    def __new__(cls, *args, **kwargs):
+        unknown = [name for name in kwargs if name not in cls.__dataclass_fields__]
+        if unknown:
+            hint = " (a learning rate for each network: lr_g=..., lr_d=...)" if "lr" in unknown else ""
+            raise TypeError(f"GANRecipe has no option {', '.join(map(repr, unknown))}{hint}; its options are "
+                            f"{', '.join(cls.__dataclass_fields__)}.")
+        return super().__new__(cls)
+
+    def __post_init__(self):
+        set_ = functools.partial(object.__setattr__, self)
+        if self.loss not in LOSS_KINDS:
+            raise ValueError(f"loss must be one of {LOSS_KINDS}, got {self.loss!r}")
+        for name in ("n_critic", "pack", "batch_size"):
+            _positive_int(name, getattr(self, name))
+        _check_number("gp_weight", self.gp_weight, "the gradient penalty's weight; 0 for none")
+        _check_number("r1_weight", self.r1_weight, "the R1 penalty's gamma; 0 for none")
+        check_rate("lr_g", self.lr_g, "generator's learning rate")
+        check_rate("lr_d", self.lr_d, "discriminator's learning rate")
+        if self.optimizer not in ("adam", "rmsprop"):
+            raise ValueError(f"optimizer must be 'adam' or 'rmsprop', got {self.optimizer!r}")
+        try:
+            betas = tuple(float(b) for b in self.betas)
+        except (TypeError, ValueError):
+            betas = ()
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be two numbers in [0, 1) (Adam's decay rates), got {self.betas!r}")
+        if self.optimizer == "rmsprop" and betas != GANRecipe.betas:
+            raise ValueError(f"betas are Adam's; RMSprop has none, so betas={self.betas!r} would be ignored: leave "
+                             "betas at its default, or use optimizer='adam'")
+        if self.batch_size % self.pack:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of pack ({self.pack}): each packed "
+                             "input holds pack samples")
+        _check_schedule(self.lr_schedule)
+        if self.clip_weights is not None:
+            _check_number("clip_weights", self.clip_weights, "the critic's weight bound; None for none")
+            if not self.clip_weights > 0:
+                raise ValueError(f"clip_weights must be > 0 or None, got {self.clip_weights!r}")
+        if not isinstance(self.feature_matching, bool):
+            raise ValueError(f"feature_matching must be True or False, got {self.feature_matching!r}")
+        _check_number("label_smoothing", self.label_smoothing, "how far below 1 the real samples' target is")
+        if not self.label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.label_smoothing and self.loss not in ("minimax", "nonsaturating"):
+            raise ValueError(f"label_smoothing needs a cross-entropy loss ('minimax' or 'nonsaturating'): with "
+                             f"loss={self.loss!r} there is no target to smooth. Use label_smoothing=0.0 or another "
+                             "loss.")
+        self._check_step()
+        for name in ("gp_weight", "r1_weight", "lr_g", "lr_d", "label_smoothing"):
+            set_(name, float(getattr(self, name)))
+        set_("betas", betas)
+        if self.clip_weights is not None:
+            set_("clip_weights", float(self.clip_weights))
+
+    def _check_step(self):
+        if self.step is None:
+            return
+        if not callable(self.step):
+            raise TypeError(f"step must be a function step(generator, discriminator, opt_g, opt_d, real) -> "
+                            f"(d_loss, g_loss), like gan.gan_step, or None; got {type(self.step).__name__}")
+        defaults = GANRecipe()
+        unused = [f"{name}={getattr(self, name)!r}" for name in ("loss", "n_critic", "gp_weight", "r1_weight", "pack",
+                                                              "clip_weights", "feature_matching", "label_smoothing")
+                  if getattr(self, name) != getattr(defaults, name)]
+        if unused:
+            raise ValueError(f"with step= your step function does the whole update, so {', '.join(unused)} could "
+                             "not be honoured: leave them at their defaults and put what you need into the step "
+                             "function (e.g. functools.partial(my_step, loss='hinge') binds a loss). The recipe "
+                             "still sets the optimizers, learning rates, betas, batch size and schedule.")
+
+    def replace(self, **changes):
+        """A new recipe: this one with `changes` (field=value), validated again."""
+        return GANRecipe(**{**{f.name: getattr(self, f.name) for f in fields(self)}, **changes})
+
+    def identity(self):
+        """The recipe as plain values (the step function by its qualified name): what a checkpoint records."""
+        plain = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {**plain, "step": None if self.step is None else _callable_name(self.step)}
+
+    def __repr__(self):
+        changed = [f"{f.name}={_callable_name(self.step) if f.name == 'step' else repr(getattr(self, f.name))}"
+                   for f in fields(self) if getattr(self, f.name) != f.default]
+        return f"GANRecipe({', '.join(changed)})"
+
+    def describe(self):
+        """The whole recipe in one line, e.g. for a notebook's table."""
+        rates = (f"lr {self.lr_g:g}" if self.lr_g == self.lr_d else f"lr_g {self.lr_g:g}, lr_d {self.lr_d:g}")
+        parts = [f"{self.loss} loss" if self.step is None else f"step {_callable_name(self.step)}",
+                 f"{self.optimizer} {rates}" + (f", betas {self.betas}" if self.optimizer == "adam" else ""),
+                 f"batch {self.batch_size}"]
+        extras = {"n_critic": f"{self.n_critic} critic steps", "gp_weight": f"gradient penalty {self.gp_weight:g}",
+                  "r1_weight": f"R1 {self.r1_weight:g}", "pack": f"pack {self.pack}",
+                  "lr_schedule": f"{self.lr_schedule} schedule", "clip_weights": f"clip {self.clip_weights}",
+                  "feature_matching": "feature matching",
+                  "label_smoothing": f"label smoothing {self.label_smoothing:g}"}
+        parts += [text for name, text in extras.items() if getattr(self, name) != getattr(GANRecipe, name)]
+        return "; ".join(parts)
+
+
+def _recipe_of(recipe, old_options):
+    """The GANRecipe to train with: `recipe` (None: the defaults); a TypeError showing the new call for anything
+    else, in particular for train_gan's former keyword options."""
+    if old_options:
+        fields_ = [name for name in old_options if name in GANRecipe.__dataclass_fields__]
+        others = [name for name in old_options if name not in GANRecipe.__dataclass_fields__]
+        if others:
+            raise TypeError(f"train_gan() got unexpected keyword arguments {others}; it takes generator, "
+                            "discriminator, data, recipe (a GANRecipe), and steps, device, checkpoint, resume, "
+                            "max_seconds, callback, every.")
+        arguments = ", ".join(f"{name}={old_options[name]!r}" for name in fields_)
+        new = f"recipe.replace({arguments})" if recipe is not None else f"GANRecipe({arguments})"
+        one = len(fields_) == 1
+        raise TypeError(f"train_gan takes the training algorithm as one GANRecipe: {', '.join(fields_)} "
+                        f"{'is a field' if one else 'are fields'} of the recipe, not "
+                        f"{'an argument' if one else 'arguments'} of train_gan. Write train_gan(generator, "
+                        f"discriminator, data, {new}, steps=...) (from tutorial_lib.train import GANRecipe).")
+    if recipe is None:
+        return GANRecipe()
+    if isinstance(recipe, GANRecipe):
+        return recipe
+    if isinstance(recipe, int) and not isinstance(recipe, bool):
+        raise TypeError(f"train_gan's fourth argument is the recipe (a GANRecipe), got the number {recipe}: pass the "
+                        f"number of generator steps by name, steps={recipe}")
+    if isinstance(recipe, dict):
+        raise TypeError("recipe must be a GANRecipe, got a dict: write GANRecipe(**options)")
+    raise TypeError(f"recipe must be a GANRecipe (from tutorial_lib.train), got {type(recipe).__name__}")
+
+
+def _check_gan_run(generator, discriminator, data, recipe, steps, every, max_seconds):
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    for name, value in (("n_critic", n_critic), ("pack", pack), ("batch_size", batch_size), ("every", every)):
-        _positive_int(name, value)
-    if not gp_weight >= 0:
-        raise ValueError(f"gp_weight must be >= 0, got {gp_weight!r}")
-    if batch_size % pack:
-        raise ValueError(f"batch_size ({batch_size}) must be a multiple of pack ({pack})")
+    _positive_int("every", every)
     if max_seconds is not None and not max_seconds > 0:
         raise ValueError(f"max_seconds must be > 0 or None, got {max_seconds!r}")
-    if getattr(discriminator, "pack", pack) != pack:
-        raise ValueError(f"the discriminator was built for pack={discriminator.pack} but train_gan got pack={pack}: "
-                         "pass the same value to both")
+    if getattr(discriminator, "pack", recipe.pack) != recipe.pack:
+        raise ValueError(f"the discriminator was built for pack={discriminator.pack} but the recipe has "
+                         f"pack={recipe.pack}: use the same value in both")
     if not hasattr(generator, "latent_dim"):
         raise ValueError("the generator needs a `latent_dim` attribute (the size of its noise input)")
+    loader_batch = getattr(data, "batch_size", None)
+    if isinstance(loader_batch, int) and loader_batch != recipe.batch_size:
+        raise ValueError(f"the loader gives batches of {loader_batch} but the recipe says batch_size="
+                         f"{recipe.batch_size}: make them agree, e.g. recipe.replace(batch_size={loader_batch}), "
+                         "so that the recipe (and the checkpoint's record of it) says what really trains")
+
+
+def _optimizers(generator, discriminator, recipe):
+    """(opt_g, opt_d): Adam with the recipe's betas, or RMSprop, at the recipe's learning rates."""
+    def make(module, lr):
+        if recipe.optimizer == "adam":
+            return torch.optim.Adam(module.parameters(), lr=lr, betas=recipe.betas)
+        return torch.optim.RMSprop(module.parameters(), lr=lr)
+
+    return make(generator, recipe.lr_g), make(discriminator, recipe.lr_d)
+
+
+def _fakes(generator, n, device):
+    return generator(torch.randn(n, generator.latent_dim, device=device))
+
+
+def _critic_step(generator, discriminator, opt_d, real, recipe, step):
+    """One discriminator step on the (packed) real batch and as many fresh fakes; returns (d_loss without the
+    penalties, {penalty name: value}) as floats."""
+    with torch.no_grad():
+        fake = _pack(_fakes(generator, len(real) * recipe.pack, real.device), recipe.pack)
+    if recipe.label_smoothing:
+        d_loss = smoothed_discriminator_loss(discriminator(real), discriminator(fake), 1 - recipe.label_smoothing)
+    else:
+        d_loss = discriminator_loss(discriminator(real), discriminator(fake), recipe.loss)
+    total, penalties = d_loss, {}
+    if recipe.gp_weight > 0:
+        penalties["gp"] = gradient_penalty(discriminator, real, fake)
+        total = total + recipe.gp_weight * penalties["gp"]
+    if recipe.r1_weight > 0:
+        penalties["r1"] = r1_penalty(discriminator, real)
+        total = total + recipe.r1_weight / 2 * penalties["r1"]
+    check_finite(total.detach(), step=step, lr=recipe.lr_d, name="discriminator loss")
+    opt_d.zero_grad(set_to_none=True)
+    total.backward()
+    opt_d.step()
+    if recipe.clip_weights is not None:
+        clip_weights_(discriminator, recipe.clip_weights)
+    return d_loss.item(), {name: value.item() for name, value in penalties.items()}
+
+
+def _generator_step(generator, discriminator, opt_g, real, recipe, step):
+    """One generator step on fresh fakes, as many as the (packed) real batch `real` holds; returns g_loss."""
+    fake = _pack(_fakes(generator, len(real) * recipe.pack, real.device), recipe.pack)
+    if recipe.feature_matching:
+        with torch.no_grad():
+            real_features = discriminator_features(discriminator, real)
+        g_loss = feature_matching_loss(real_features, discriminator_features(discriminator, fake))
+    else:
+        g_loss = generator_loss(discriminator(fake), recipe.loss)
+    check_finite(g_loss.detach(), step=step, lr=recipe.lr_g, name="generator loss")
+    opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    opt_g.step()
+    return g_loss.item()
+
+
+def _builtin_update(generator, discriminator, opt_g, opt_d, batches, recipe, step):
+    """train_gan's own update: n_critic critic steps, then a generator step. The values to log: d_loss (mean over
+    the critic steps), g_loss and each penalty's mean."""
+    d_losses, penalties = [], {}
+    for _ in range(recipe.n_critic):
+        real = _pack(next(batches), recipe.pack)
+        d_loss, terms = _critic_step(generator, discriminator, opt_d, real, recipe, step)
+        d_losses.append(d_loss)
+        for name, value in terms.items():
+            penalties.setdefault(name, []).append(value)
+    g_loss = _generator_step(generator, discriminator, opt_g, real, recipe, step)
+    return {"d_loss": sum(d_losses) / recipe.n_critic, "g_loss": g_loss,
+            **{name: sum(values) / recipe.n_critic for name, values in penalties.items()}}
+
+
+def _own_update(generator, discriminator, opt_g, opt_d, batches, recipe, step):
+    """The recipe's step function on the next real batch; its (d_loss, g_loss), checked."""
+    result = recipe.step(generator, discriminator, opt_g, opt_d, next(batches))
+    try:
+        d_loss, g_loss = (float(value) for value in result)
+    except (TypeError, ValueError):
+        raise TypeError(f"the recipe's step function {_callable_name(recipe.step)} must return two numbers, "
+                        f"(d_loss, g_loss), like gan.gan_step; it returned {result!r:.200}. Return the "
+                        "discriminator's and the generator's loss as floats.") from None
+    check_finite(d_loss, step=step, lr=recipe.lr_d, name="discriminator loss")
+    check_finite(g_loss, step=step, lr=recipe.lr_g, name="generator loss")
+    return {"d_loss": d_loss, "g_loss": g_loss}
+
+
+def train_gan(generator, discriminator, data, recipe=None, *, steps, device=None, checkpoint=None, resume=True,
+              max_seconds=None, callback=None, every=100, **old_options):
+    """Train a GAN by `recipe` (a `GANRecipe`; None: its defaults) for `steps` generator steps; returns a `History`.
+
+    The built-in update: each generator step follows ``recipe.n_critic`` discriminator steps, each on a fresh real
+    batch and a fresh fake batch of the same size; with ``recipe.step``, your step function runs instead, once per
+    generator step. History logs per generator step ``d_loss`` (the mean over its critic steps, without the
+    penalties), ``g_loss`` and, when they are on, ``gp`` and ``r1``; ``history.steps`` counts generator steps.
+
+    data: a tensor N x D of real samples (batches of ``recipe.batch_size`` drawn with replacement), or an iterable
+        of (images, labels) batches such as `data.mnist_loader` (images in [0, 1]; a loader's batch_size must be the
+        recipe's).
+    checkpoint: a path; written atomically at the end (also when interrupted), and when it exists (and `resume`)
+        training continues from it up to `steps` in total. It records the recipe: resuming with another recipe is
+        a `RunMismatch` naming the fields that changed.
+    max_seconds: stop once the training wall time, resumed runs included, reaches this budget.
+    callback: called as ``callback(step, generator, discriminator)`` after every `every` generator steps (e.g. to
+        keep snapshots of samples); its time is not counted as training time.
+    A NaN, infinite or absurd (> `MAX_LOSS`) loss stops training with `TrainingDiverged`, naming a learning rate.
+    """
+    recipe = _recipe_of(recipe, old_options)
+    _check_gan_run(generator, discriminator, data, recipe, steps, every, max_seconds)
+    run = run_settings(train_gan, {"generator": generator, "discriminator": discriminator, "data": data,
+                                   "recipe": recipe.identity()})
     device = get_device(device)
     modes = generator.training, discriminator.training
     generator.to(device).train()
     discriminator.to(device).train()
-    make = (lambda params, lr: torch.optim.Adam(params, lr=lr, betas=betas)) if optimizer == "adam" else (
-        lambda params, lr: torch.optim.RMSprop(params, lr=lr))
-    opt_g, opt_d = make(generator.parameters(), lr_g), make(discriminator.parameters(), lr_d)
+    opt_g, opt_d = _optimizers(generator, discriminator, recipe)
     history, lock = open_run(checkpoint, resume, run, generator=generator, discriminator=discriminator,
                              opt_g=opt_g, opt_d=opt_d)
     start_steps = history.steps
     if history.steps:
         print(f"Resumed from {checkpoint}: {history.steps} steps, {history.wall_time:.0f} s of training done.")
-    real_batches = _real_batches(data, batch_size, pack, device, history)
-
-    def fake_batch(n):
-        return generator(torch.randn(n, generator.latent_dim, device=device))
-
+    batches = _real_batches(data, recipe.batch_size, recipe.pack, device, history)
+    update = _builtin_update if recipe.step is None else _own_update
     bar = RunProgress(steps, max_seconds, history.steps, history.wall_time, desc="GAN steps")
     interrupted = False
     with Stopwatch(history) as watch:
         try:
             while history.steps < steps and not time_is_up(history, watch, max_seconds):
                 elapsed = history.wall_time + time.perf_counter() - watch.start
-                for optimizer, lr in ((opt_d, lr_d), (opt_g, lr_g)):
-                    for group in optimizer.param_groups:
-                        group["lr"] = _scheduled_lr(lr, lr_schedule, history, steps, max_seconds, elapsed)
-                d_losses, penalties = [], []
-                for _ in range(n_critic):
-                    real = next(real_batches)
-                    with torch.no_grad():
-                        fake = fake_batch(len(real))
-                    real, fake = _pack(real, pack), _pack(fake, pack)
-                    if label_smoothing:
-                        d_loss = smoothed_discriminator_loss(discriminator(real), discriminator(fake),
-                                                             1 - label_smoothing)
-                    else:
-                        d_loss = discriminator_loss(discriminator(real), discriminator(fake), loss)
-                    total = d_loss
-                    if gp_weight > 0:
-                        penalty = gradient_penalty(discriminator, real, fake)
-                        total = d_loss + gp_weight * penalty
-                        penalties.append(penalty.item())
-                    check_finite(total.detach(), step=history.steps, lr=lr_d, name="discriminator loss")
-                    opt_d.zero_grad(set_to_none=True)
-                    total.backward()
-                    opt_d.step()
-                    if clip_weights is not None:
-                        clip_weights_(discriminator, clip_weights)
-                    d_losses.append(d_loss.item())
-                fake = _pack(fake_batch(len(real) * pack), pack)
-                if feature_matching:
-                    with torch.no_grad():
-                        real_features = discriminator_features(discriminator, real)
-                    g_loss = feature_matching_loss(real_features, discriminator_features(discriminator, fake))
-                else:
-                    g_loss = generator_loss(discriminator(fake), loss)
-                check_finite(g_loss.detach(), step=history.steps, lr=lr_g, name="generator loss")
-                opt_g.zero_grad(set_to_none=True)
-                g_loss.backward()
-                opt_g.step()
-                history.log(d_loss=sum(d_losses) / n_critic, g_loss=g_loss.item())
-                if penalties:
-                    history.log(gp=sum(penalties) / n_critic)
+                for optimizer, lr in ((opt_d, recipe.lr_d), (opt_g, recipe.lr_g)):
+                    _schedule(optimizer, lr, recipe.lr_schedule, history, steps, max_seconds, elapsed)
+                history.log(**update(generator, discriminator, opt_g, opt_d, batches, recipe, history.steps))
                 history.steps += 1
                 bar.update(1)
                 if history.steps % 25 == 0:
                     bar.set_postfix(d_loss=f"{history.losses['d_loss'][-1]:.3f}",
-                                    g_loss=f"{g_loss.item():.3f}", refresh=False)
+                                    g_loss=f"{history.losses['g_loss'][-1]:.3f}", refresh=False)
                 if callback is not None and history.steps % every == 0:
                     start = time.perf_counter()
                     callback(history.steps, generator, discriminator)
@@ -447,7 +725,7 @@ def train_gan(generator, discriminator, data, steps, loss="nonsaturating", n_cri
                             opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(), history=history.state_dict(),
                             generator_config=getattr(generator, "config", None),
                             discriminator_config=getattr(discriminator, "config", None),
-                            loss=loss, n_critic=n_critic, gp_weight=float(gp_weight), pack=pack, run=run)
+                            recipe=recipe.identity(), run=run)
     finally:
         lock.release()
     if interrupted:
