@@ -330,5 +330,63 @@ def grid(n, side=5, spacing=2.0, std=0.05, seed=None):
     return _mixture(n, centers, std, seed)
 
 
+
+# ---- Stacked MNIST (Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018): three digits as three channels ----
+
+#: Stacked MNIST's modes: one per triple of digits (channel 0 gives the hundreds, channel 2 the units).
+STACKED_MODES = 1000
+
+
+def _stack(images, labels, index):
+    """Stacked images and their modes from MNIST `images` (M x 1 x 28 x 28) and `labels` (M,): row k of `index`
+    (N x 3) names the digits of image k's three channels. Returns (N x 3 x 28 x 28, N modes 100 a + 10 b + c)."""
+    stacked = images[index.reshape(-1)].reshape(len(index), 3, 28, 28)
+    digits = labels[index]
+    return stacked, digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+
+
+def _stacked_source(train, root=None):
+    mnist = load_mnist(train=train, root=root)
+    return mnist.images, mnist.labels
+
+
+def stacked_mnist(n, seed, train=True, root=None):
+    """`n` Stacked MNIST images: each channel an MNIST digit drawn uniformly (with replacement) from the training or
+    test split, independently of the others, as the papers generate it. Deterministic given `seed`.
+
+    Returns ``(images n x 3 x 28 x 28 float in [0, 1], modes (n,) int64 in 0..999)``, where the mode of an image
+    whose channels show digits a, b, c is 100 a + 10 b + c. 1,000 modes; each about equally likely (MNIST's
+    digits are not exactly balanced: the mode probabilities are products of the split's digit frequencies).
+    """
+    _check_size("n", n)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    images, labels = _stacked_source(train, root)
+    index = torch.randint(len(labels), (n, 3), generator=torch.Generator().manual_seed(seed))
+    return _stack(images, labels, index)
+
+
+class StackedMNISTLoader:
+    """Endless fresh Stacked MNIST batches for training, drawn on the fly as `stacked_mnist` draws them: iterating
+    yields `batches` batches ``(images batch_size x 3 x 28 x 28, modes)``, and each new pass draws new ones (the
+    stream is deterministic given `seed`). ``len(loader)`` = `batches`: what `train.train_vae` calls an epoch.
+    """
+
+    def __init__(self, batch_size=64, seed=0, train=True, batches=1000, root=None):
+        _check_size("batch_size", batch_size)
+        _check_size("batches", batches)
+        self.batch_size, self.batches = batch_size, batches
+        self.images, self.labels = _stacked_source(train, root)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return self.batches
+
+    def __iter__(self):
+        for _ in range(self.batches):
+            yield _stack(self.images, self.labels,
+                         torch.randint(len(self.labels), (self.batch_size, 3), generator=self.generator))
+
+
 if __name__ == "__main__":
     print(f"MNIST is in {download_mnist()}")

@@ -454,3 +454,58 @@ def confident_share(probs, threshold=0.9):
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1:
         raise ValueError(f"threshold must be a probability in (0, 1], got {threshold!r}")
     return float((probs.max(dim=1).values >= threshold).double().mean())
+
+
+# ---- Stacked MNIST (Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018): 1,000 modes, one per digit triple ----
+
+#: A channel counts as a confident digit when the classifier gives its argmax at least this probability.
+STACKED_CONFIDENCE = 0.9
+
+
+@torch.no_grad()
+def stacked_labels(images, batch_size=500):
+    """The course classifier on each channel of Stacked MNIST images (N x 3 x 28 x 28 in [0, 1]).
+
+    Returns ``(modes (N,) int64 in 0..999, confidence (N,) float64)``: the mode 100 a + 10 b + c of the argmax
+    digits a, b, c of channels 0, 1, 2, and the least of the three channels' argmax probabilities.
+    """
+    images = validate.images(images, "images", shape=(3, 28, 28))
+    probs = class_probabilities(images.reshape(-1, 1, 28, 28), batch_size).reshape(len(images), 3, 10)
+    confidence, digits = probs.max(dim=2)
+    return digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2], confidence.min(dim=1).values
+
+
+def stacked_modes(images, batch_size=500):
+    """Mode coverage on Stacked MNIST: images N x 3 x 28 x 28 in [0, 1] (the protocol uses N = 26,000).
+
+    Each channel gets the course classifier's argmax digit, so each image one of 1,000 modes (`stacked_labels`);
+    the scores are `stacked_scores` of those modes. Returns its dict.
+    """
+    return stacked_scores(*stacked_labels(images, batch_size))
+
+
+def stacked_scores(modes, confidence):
+    """The Stacked MNIST scores of classified images: modes (N,) in 0..999 and confidence (N,), `stacked_labels`.
+
+    Returns a dict:
+      - ``modes``: how many of the 1,000 modes hold at least one image; ``kl``: KL(mode histogram || uniform) in
+        nats, `kl_from_uniform` (log 1000 = 6.91 when every image sits in one mode). The published protocol,
+        the only two numbers comparable with the papers;
+      - ``modes_confident``, ``kl_confident``: the same over the confident images only, those whose three channels
+        each get at least `STACKED_CONFIDENCE` = 0.9 from the classifier (``kl_confident`` is ``inf`` when no image
+        is confident); ``share_confident``: their share of all images;
+      - ``counts``, ``counts_confident``: the two histograms, lists of 1,000 ints (index 100 a + 10 b + c).
+    """
+    modes, confidence = torch.as_tensor(modes), torch.as_tensor(confidence)
+    if modes.dim() != 1 or len(modes) == 0 or confidence.shape != modes.shape or modes.is_floating_point() \
+            or int(modes.min()) < 0 or int(modes.max()) > 999:
+        raise ValueError(f"need modes (N,) of integers in 0..999 and confidence (N,), N >= 1, got shapes "
+                         f"{tuple(modes.shape)} and {tuple(confidence.shape)}; use stacked_labels(images)")
+    counts = torch.bincount(modes, minlength=1000)
+    counts_confident = torch.bincount(modes[confidence >= STACKED_CONFIDENCE], minlength=1000)
+    n_confident = int(counts_confident.sum())
+    return {"modes": int((counts > 0).sum()), "kl": kl_from_uniform(counts.double() / len(modes)),
+            "modes_confident": int((counts_confident > 0).sum()),
+            "kl_confident": kl_from_uniform(counts_confident.double() / n_confident) if n_confident else math.inf,
+            "share_confident": n_confident / len(modes),
+            "counts": counts.tolist(), "counts_confident": counts_confident.tolist()}

@@ -1,0 +1,289 @@
+"""Stacked MNIST: the data (`data.stacked_mnist`, `data.StackedMNISTLoader`), the mode counter
+(`metrics.stacked_labels`, `metrics.stacked_modes`) and the benchmark script's smoke run."""
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib import metrics
+from tutorial_lib.data import STACKED_MODES, StackedMNISTLoader, load_mnist, stacked_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+N = 26_000  # the protocol's sample count
+
+
+@pytest.fixture(scope="module")
+def test_split(mnist_available):
+    """The MNIST test split: (images M x 1 x 28 x 28, labels (M,))."""
+    mnist = load_mnist(train=False)
+    return mnist.images, mnist.labels
+
+
+@pytest.fixture(scope="module")
+def real(mnist_available):
+    """26,000 stacked test digits (seed 0): (images, true modes)."""
+    return stacked_mnist(N, seed=0, train=False)
+
+
+@pytest.fixture(scope="module")
+def real_labels(real):
+    return metrics.stacked_labels(real[0])
+
+
+@pytest.fixture(scope="module")
+def real_scores(real_labels):
+    return metrics.stacked_scores(*real_labels)
+
+
+def digit_frequencies(labels):
+    return torch.bincount(labels, minlength=10).double() / len(labels)
+
+
+def mode_probabilities(labels):
+    """The exact probability of each mode 100 a + 10 b + c when each channel draws a digit of the split uniformly:
+    f_a f_b f_c, with f the split's digit frequencies (MNIST is close to, not exactly, balanced)."""
+    f = digit_frequencies(labels)
+    return (f[:, None, None] * f[None, :, None] * f[None, None, :]).reshape(-1)
+
+
+# ---- the data ----
+
+def test_shapes_range_and_modes(real):
+    images, modes = real
+    assert images.shape == (N, 3, 28, 28) and images.dtype == torch.float32
+    assert float(images.min()) >= 0 and float(images.max()) <= 1
+    assert modes.shape == (N,) and modes.dtype == torch.int64 and 0 <= int(modes.min()) and int(modes.max()) < 1000
+    assert STACKED_MODES == 1000
+
+
+def test_the_same_seed_gives_the_same_data_and_another_seed_other_data(mnist_available):
+    a, modes_a = stacked_mnist(500, seed=3)
+    b, modes_b = stacked_mnist(500, seed=3)
+    c, modes_c = stacked_mnist(500, seed=4)
+    assert torch.equal(a, b) and torch.equal(modes_a, modes_b)
+    assert not torch.equal(modes_a, modes_c) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("train", [True, False], ids=["train-split", "test-split"])
+def test_each_channel_is_a_real_digit_of_the_claimed_label(train, mnist_available):
+    """Every channel is, byte for byte, an image of the split whose label is the mode's digit for that channel."""
+    mnist = load_mnist(train=train)
+    labels_of = {}
+    for image, label in zip(mnist.images.flatten(1).numpy(), mnist.labels.tolist()):
+        labels_of.setdefault(image.tobytes(), set()).add(label)
+    images, modes = stacked_mnist(300, seed=1, train=train)
+    digits = torch.stack([modes // 100, modes // 10 % 10, modes % 10], dim=1)
+    for image, claimed in zip(images.numpy(), digits.tolist()):
+        for channel in range(3):
+            found = labels_of.get(image[channel].reshape(-1).tobytes())
+            assert found is not None, "a channel that is no image of the split"
+            assert claimed[channel] in found
+
+
+def test_modes_are_uniform_within_sampling_error(real, test_split):
+    """Pearson's chi-square of the 1,000 mode counts against their exact probabilities f_a f_b f_c (each channel an
+    independent uniform draw from the split). Under the null it has 999 degrees of freedom: mean 999, standard
+    deviation sqrt(2 x 999) = 44.7 (every expected count is >= 26,000 x min f^3 = 16, where the chi-square law
+    holds well). The bound mean + 6 sd = 1,267 is exceeded with probability about 1e-7 (Wilson-Hilferty); a sampler
+    that reused one digit for all channels or mixed up the channel order would exceed it by far."""
+    _, modes = real
+    expected = N * mode_probabilities(test_split[1])
+    assert float(expected.min()) >= 16
+    observed = torch.bincount(modes, minlength=1000).double()
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    assert chi2 < 999 + 6 * math.sqrt(2 * 999), chi2
+    # ... and the mode distribution is close to uniform: its KL(f_a f_b f_c || uniform) = 3 KL(f || uniform over 10)
+    # is below the (M - 1) / (2 N) = 0.019 that sampling alone adds to a histogram's KL at the protocol's N
+    f = digit_frequencies(test_split[1])
+    assert 3 * float((f * (10 * f).log()).sum()) < 999 / (2 * N)
+
+
+def test_channels_are_independent(real):
+    """The channel digits are drawn independently: a chi-square of the 10 x 10 table of (channel 0, channel 2) digits
+    against the product of its margins (81 degrees of freedom: mean 81, sd 12.7; bound mean + 6 sd = 157)."""
+    _, modes = real
+    table = torch.zeros(10, 10, dtype=torch.float64)
+    table.index_put_((modes // 100, modes % 10), torch.ones(N, dtype=torch.float64), accumulate=True)
+    expected = table.sum(1, keepdim=True) * table.sum(0, keepdim=True) / N
+    chi2 = float(((table - expected) ** 2 / expected).sum())
+    assert chi2 < 81 + 6 * math.sqrt(2 * 81), chi2
+
+
+def test_the_loader_draws_fresh_deterministic_batches(mnist_available):
+    loader = StackedMNISTLoader(batch_size=16, seed=5, batches=3)
+    first, second = list(loader), list(loader)
+    assert len(loader) == 3 and len(first) == 3
+    assert all(images.shape == (16, 3, 28, 28) and modes.shape == (16,) for images, modes in first)
+    assert not torch.equal(first[0][1], second[0][1])  # a new pass draws new batches
+    again = list(StackedMNISTLoader(batch_size=16, seed=5, batches=3))
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(n=0, seed=0), "n must be a positive integer"),
+                                           (dict(n=10, seed=-1), "seed must be a non-negative integer"),
+                                           (dict(n=10, seed=1.5), "seed must be a non-negative integer")])
+def test_bad_arguments_raise_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        stacked_mnist(**kwargs)
+
+
+# ---- the mode counter ----
+
+def test_stacked_labels_are_the_classifier_argmax_of_each_channel(real):
+    images = real[0][:400]
+    modes, confidence = metrics.stacked_labels(images)
+    model = metrics.mnist_classifier()
+    with torch.no_grad():
+        probs = [torch.softmax(model(images[:, c:c + 1]).double(), dim=1) for c in range(3)]
+    digits = [p.argmax(1) for p in probs]
+    assert torch.equal(modes, digits[0] * 100 + digits[1] * 10 + digits[2])
+    least = torch.stack([p.max(1).values for p in probs], dim=1).min(1).values
+    assert torch.allclose(confidence, least, atol=1e-6)
+
+
+def test_real_stacked_digits_cover_every_mode_with_a_small_kl(real_scores, test_split):
+    """26,000 real stacked digits. Coverage: a mode of probability p is missed with probability (1 - p)^26,000; the
+    least likely mode has p = min f^3, so the expected number of missed modes is at most 1,000 (1 - min f^3)^26,000
+    (about 1e-5 for MNIST's test split): all 1,000 are covered. KL: the plug-in KL of a sampled histogram exceeds
+    the true KL(p || u) by about (M - 1) / (2 N) = 0.0192 on average, with sd sqrt(2 (M - 1)) / (2 N) = 0.0009; the
+    true KL of the digit-triple distribution is 3 KL(f || u). The classifier's errors (about 1 % of the digits) move
+    a few samples between modes; the tolerance is 6 sd."""
+    f = digit_frequencies(test_split[1])
+    missed = 1000 * (1 - float(f.min()) ** 3) ** N
+    assert missed < 1e-3
+    assert real_scores["modes"] == 1000
+    expected_kl = 3 * float((f * (10 * f).log()).sum()) + 999 / (2 * N)
+    assert abs(real_scores["kl"] - expected_kl) < 6 * math.sqrt(2 * 999) / (2 * N), (real_scores["kl"], expected_kl)
+    assert real_scores["modes_confident"] == 1000 and real_scores["share_confident"] > 0.9
+    assert sum(real_scores["counts"]) == N and sum(real_scores["counts_confident"]) == round(
+        real_scores["share_confident"] * N)
+
+
+def _independent_scores(modes):
+    """Modes covered and KL to uniform of a set of modes, computed with NumPy from the definition."""
+    counts = np.bincount(np.asarray(modes), minlength=1000).astype(np.float64)
+    p = counts / counts.sum()
+    return int((counts > 0).sum()), float(sum(q * math.log(1000 * q) for q in p if q > 0))
+
+
+@pytest.fixture(scope="module")
+def correctly_labelled(real, real_labels):
+    """Real stacked digits whose three channels the classifier labels right (so their modes are known exactly)."""
+    _, modes = real
+    right = real_labels[0] == modes
+    return modes[right], real_labels[1][right]
+
+
+@pytest.mark.parametrize("kept", [1, 10, 100, 500], ids=lambda k: f"{k}-modes")
+def test_collapsed_sets_score_what_they_hold(kept, correctly_labelled):
+    """A 'generator' that only produces `kept` modes (real digits of those modes, with repeats): the counter finds
+    exactly those modes and the KL of their histogram, which an independent computation gives. (In eval mode the
+    classifier's output for an image does not depend on the rest of the batch, so a subset's labels are the subset
+    of the labels: `stacked_scores` of those.)"""
+    modes, confidence = correctly_labelled
+    allowed = torch.randperm(1000, generator=torch.Generator().manual_seed(kept))[:kept]
+    chosen = torch.nonzero(torch.isin(modes, allowed)).squeeze(1)
+    index = chosen[torch.randint(len(chosen), (3_000,), generator=torch.Generator().manual_seed(1))]
+    scores = metrics.stacked_scores(modes[index], confidence[index])
+    modes_expected, kl_expected = _independent_scores(modes[index])
+    assert scores["modes"] == modes_expected == len(torch.unique(modes[index])) <= kept
+    assert abs(scores["kl"] - kl_expected) < 1e-9
+    if kept == 1:
+        assert scores["modes"] == 1 and abs(scores["kl"] - math.log(1000)) < 1e-12
+    confident = confidence[index] >= metrics.STACKED_CONFIDENCE
+    assert abs(scores["share_confident"] - float(confident.double().mean())) < 1e-12
+    modes_confident, kl_confident = _independent_scores(modes[index][confident])
+    assert scores["modes_confident"] == modes_confident and abs(scores["kl_confident"] - kl_confident) < 1e-9
+
+
+def test_stacked_modes_on_images_of_ten_modes(real, real_labels):
+    """End to end, images in: 1,000 real stacked digits of 10 modes the classifier labels right."""
+    images, modes = real
+    right = torch.nonzero(real_labels[0] == modes).squeeze(1)
+    allowed = torch.unique(modes[right])[:10]
+    index = right[torch.isin(modes[right], allowed)][:1_000]
+    scores = metrics.stacked_modes(images[index])
+    assert scores["modes"] == 10 == _independent_scores(modes[index])[0]
+    assert abs(scores["kl"] - _independent_scores(modes[index])[1]) < 1e-9
+    subset = metrics.stacked_scores(real_labels[0][index], real_labels[1][index])
+    assert all(scores[key] == subset[key] for key in ("modes", "kl", "counts"))
+
+
+def test_the_confidence_threshold_needs_all_three_channels(monkeypatch):
+    """Channel confidences of exactly 0.9 count; a sample with one channel at 0.8999 does not."""
+    def probs_with(top):
+        row = torch.full((10,), (1 - top) / 9, dtype=torch.float64)
+        row[3] = top
+        return row
+
+    # four images: (0.9, 0.9, 0.9) confident; (0.95, 0.8999, 0.99) not; (1, 1, 1) confident; (0.5, 1, 1) not
+    tops = [(0.9, 0.9, 0.9), (0.95, 0.8999, 0.99), (1.0, 1.0, 1.0), (0.5, 1.0, 1.0)]
+    table = torch.stack([probs_with(t) for image in tops for t in image])
+    monkeypatch.setattr(metrics, "class_probabilities", lambda images, batch_size=500: table[:len(images)])
+    scores = metrics.stacked_modes(torch.zeros(4, 3, 28, 28))
+    assert scores["modes"] == 1 and scores["counts"][333] == 4
+    assert scores["share_confident"] == 0.5 and scores["counts_confident"][333] == 2
+
+
+@pytest.mark.parametrize("modes, confidence", [(torch.tensor([1, 1000]), torch.ones(2)),
+                                               (torch.tensor([1.0, 2.0]), torch.ones(2)),
+                                               (torch.tensor([1, 2]), torch.ones(3)),
+                                               (torch.tensor([], dtype=torch.long), torch.ones(0))])
+def test_stacked_scores_refuses_what_is_no_labelling(modes, confidence):
+    with pytest.raises(ValueError, match="use stacked_labels"):
+        metrics.stacked_scores(modes, confidence)
+
+
+def test_no_confident_sample_gives_an_infinite_confident_kl(monkeypatch):
+    monkeypatch.setattr(metrics, "class_probabilities",
+                        lambda images, batch_size=500: torch.full((len(images), 10), 0.1, dtype=torch.float64))
+    scores = metrics.stacked_modes(torch.zeros(5, 3, 28, 28))
+    assert scores["share_confident"] == 0 and scores["modes_confident"] == 0 and scores["kl_confident"] == math.inf
+    assert scores["modes"] == 1 and scores["kl"] == pytest.approx(math.log(1000))
+
+
+@pytest.mark.parametrize("images, match", [(torch.rand(4, 1, 28, 28), "N x 3 x 28 x 28"),
+                                           ((torch.rand(4, 3, 28, 28) * 255).to(torch.uint8), "/ 255"),
+                                           (torch.rand(4, 3, 28, 28) * 2 - 1, r"\[0, 1\]")])
+def test_bad_images_raise_clear_errors(images, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        metrics.stacked_modes(images)
+
+
+# ---- the benchmark script ----
+
+def test_benchmark_smoke_run_writes_every_row_and_the_published_ones(tmp_path, mnist_available):
+    out = tmp_path / "stacked.json"
+    result = subprocess.run([sys.executable, "-m", "tutorial_lib.bench", "stacked", "--rows", "vae", "dcgan",
+                             "--settings", "standard", "weak", "--seeds", "0", "--workers", "1", "--budget-seconds",
+                             "0.5", "--timing-steps", "2", "--timing-repeats", "1", "--n-eval", "300", "--out", str(out)],
+                            capture_output=True, text=True, timeout=1200, cwd=ROOT,
+                            env={**os.environ, "CI": "true", "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["complete"] and report["seeds"] == [0] and report["n_eval"] == 300
+    assert report["budget"]["seconds_per_run"] == 0.5
+    assert set(report["rows"]) == {"vae / standard", "dcgan / standard", "dcgan / weak"}  # the VAE has no weak row
+    networks = report["networks"]
+    assert networks["discriminators"]["weak"]["parameters"] < networks["discriminators"]["standard"]["parameters"]
+    for name, row in report["rows"].items():
+        assert row["seconds_per_step"] > 0 and row["steps"] == max(10, int(0.5 / row["seconds_per_step"]) // 10 * 10)
+        (run,) = row["runs"]
+        assert run["steps"] == row["steps"] and run["curve"][-1]["step"] == row["steps"]
+        assert [point["step"] for point in run["curve"]] == sorted({point["step"] for point in run["curve"]})
+        assert 1 <= run["modes"] <= 300 and row["mean"]["modes"] == run["modes"]
+        assert 0 <= run["kl"] <= math.log(1000) + 1e-9 and 0 <= run["share_confident"] <= 1
+    assert "reconstructions" in report["rows"]["vae / standard"]["runs"][0]
+    assert report["rows"]["dcgan / weak"]["recipe"]["lr_g"] == 2e-4
+    assert report["rows"]["dcgan / weak"]["discriminator"]["width"] < report["rows"]["dcgan / standard"][
+        "discriminator"]["width"]
+    assert {row["model"] for row in report["published"]} >= {"PacDCGAN2", "PacDCGAN4", "DCGAN"}
+    # 300 real stacked digits: 1,000 (1 - 0.999^300) = 259 distinct modes expected; the 300 x 299 / 2 / 1,000 = 45
+    # colliding pairs are about Poisson, sd about 7: 6 sd below the mean is 217
+    assert report["real_test_digits"]["modes"] >= 217
