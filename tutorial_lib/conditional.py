@@ -572,7 +572,7 @@ CONDITIONAL_RECIPES = {
     "cvae": {"config": {"latent_dim": 8, "hidden": 512}, "steps": 24_000,
              "train": {"lr": 1e-3, "batch_size": 128, "binarize": False}},
     "cgan": {"config": {"latent_dim": 64, "width": 32}, "steps": 3000, "train": {"lr": 5e-4, "batch_size": 64}},
-    "vae_gan": {"config": dict(SHARED_NETWORK), "steps": 9_500,
+    "vae_gan": {"config": dict(SHARED_NETWORK), "steps": 4_750,
                 "train": {"lr": 5e-4, "batch_size": 64, "gamma": 1e-2}},
 }
 _CLASSES = {"cvae": CVAE, "cgan": ConditionalGenerator, "vae_gan": VAEGAN}

@@ -50,7 +50,7 @@ BATCH_SIZE, EMA_DECAY = 64, 0.999
 #: seconds it took), calibrated to the same seconds of training on 2 quiet cores of the course's reference CPU: a
 #: VAE step (one encoder and one decoder pass) is cheaper than a GAN step (the discriminator on two batches, the
 #: generator twice), so the VAE gets more steps in the same time.
-BUDGET = {"vae": {"epochs": 28}, "gan": {"steps": 20_000}, "mlp_vae": {"epochs": 95}}
+BUDGET = {"vae": {"epochs": 14}, "gan": {"steps": 10_000}, "mlp_vae": {"epochs": 95}}
 
 _MLP_VAE = {"latent_dim": 32, "arch": "mlp", "hidden": 384, "layers": 2, "activation": "elu"}
 #: How each model is built and trained. The MLP VAEs: the settings of benchmarks/vae.py's best VAE (ELU MLP, 32
