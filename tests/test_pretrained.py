@@ -26,7 +26,9 @@ SHIPPED = [name for name in pretrained.PRETRAINED if pretrained.pretrained_path(
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint_is_small_hashed_and_loads(name):
     path = pretrained.pretrained_path(name)
-    assert path.stat().st_size < 2_000_000
+    # float16 weights: under 2 MB per copy; models trained with an EMA ship the averaged and the raw weights
+    copies = 2 if "raw_state" in torch.load(path, map_location="cpu", weights_only=True) else 1
+    assert path.stat().st_size < 2_000_000 * copies
     assert metrics.sha256(path) == metrics.recorded_sha256(path.name)
     model, info = pretrained.load_pretrained(name)
     assert not model.training and info["wall_time"] > 0 and info["steps"] > 0
