@@ -378,6 +378,9 @@ def per_class_fid(real, real_labels, fake, fake_labels):
 def generate_labelled(model, labels, seed=0, batch_size=1000):
     """Images of the requested digits (labels (N,)) from a conditional model, reproducible under `seed`: N x 1 x 28 x 28."""
     labels = check_labels(labels)
+    _check_positive_int("batch_size", batch_size)
+    if not len(labels):
+        raise ValueError("labels is empty: pass one requested digit per image, e.g. torch.arange(10)")
     device = next(model.parameters()).device
     noise = torch.Generator(device=device).manual_seed(seed)
     return torch.cat([model.sample(len(chunk), labels=chunk, generator=noise).float().cpu()

@@ -207,7 +207,7 @@ class MLPGenerator(_Sampler):
         self.net = nn.Sequential(*layers, nn.Linear(width, out_dim))
 
     def forward(self, z):
-        validate.latents(z, self.latent_dim)
+        validate.model_dtype(validate.latents(z, self.latent_dim), self, "z")
         return self.net(z)
 
 
@@ -230,6 +230,7 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x):
         validate.points(x, "x", dim=None, check_finite=False, to_tensor=False, integers=False)
+        validate.model_dtype(x, self, "x")
         if x.dim() != 2 or x.shape[1] != self.net[0].in_features:
             raise ValueError(f"expected inputs N x {self.net[0].in_features} (in_dim {self.config['in_dim']} x "
                              f"pack {self.pack}), got {tuple(x.shape)}")
@@ -274,7 +275,7 @@ class DCGANGenerator(_Sampler):
         validate.latents(z, name="noise")
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
-        return self.net(self.project(z))
+        return self.net(self.project(validate.model_dtype(z, self, "noise")))
 
     def forward(self, z):
         return (torch.tanh(self._last_layer(z)) + 1) / 2
@@ -328,7 +329,7 @@ class DCGANDiscriminator(nn.Module):
         if x.dim() != 4 or x.shape[1:] != (channels, 28, 28):
             raise ValueError(f"expected images N x {channels} x 28 x 28 (image_channels={self.image_channels}, "
                              f"pack={self.pack}), got {tuple(x.shape)}")
-        return x
+        return validate.model_dtype(x, self, "x")
 
     def features(self, x):
         """The body's output for images x in [0, 1]: N x (2 * width * 49)."""
