@@ -163,6 +163,14 @@ def conditional_sample_with(shift=0.0, z_scale=1.0, dtype=None):
     return sample
 
 
+def vae_gan_step_with(shift):
+    """The library's VAE-GAN step, its returned d_loss shifted by `shift` (the update itself is right)."""
+    def step(*args, **kwargs):
+        out = conditional.vae_gan_step(*args, **kwargs)
+        return {**out, "d_loss": out["d_loss"] + shift}
+    return step
+
+
 CASES = [
     # ---- setup ----
     ("ink_fraction, +3e-5 (the blank images' tolerance is 1e-5)", checks.check_ink_fraction,
@@ -314,6 +322,23 @@ CASES = [
      nudged(conditional.label_accuracy_from_probabilities, factor=1 + 3e-4), "4 samples, 2 of them"),
     ("label_accuracy, +1e-12", checks.check_label_accuracy,
      nudged(conditional.label_accuracy_from_probabilities, delta=1e-12), True),
+    ("kl_weight, +1e-4 (the first step's 0.5: tolerance 1e-9 + 5e-5)", checks.check_kl_weight,
+     nudged(conditional.kl_weight, delta=1e-4), "the first step (step 0)"),
+    ("kl_weight, x (1 + 3e-4) on beta = 20 (tolerance 1e-9 + 1e-4 of each weight)", checks.check_kl_weight,
+     nudged(conditional.kl_weight, factor=1 + 3e-4, when=lambda step, warmup, beta: beta == 20.0), "beta = 20"),
+    ("kl_weight, in float32", checks.check_kl_weight,
+     lambda step, warmup, beta: float(torch.tensor(conditional.kl_weight(step, warmup, beta), dtype=torch.float32)),
+     True),
+    ("vae_gan_step, returned d_loss +1e-3 (d_loss about 1.4: tolerance 1e-5 + 1e-4 d_loss)",
+     checks.check_vae_gan_step, vae_gan_step_with(1e-3), "the returned d_loss"),
+    ("vae_gan_step, returned d_loss +1e-7", checks.check_vae_gan_step, vae_gan_step_with(1e-7), True),
+    # ---- stacked ----
+    ("kl_to_uniform, +3e-5 (a uniform histogram: 0, tolerance 1e-5)", checks.check_kl_to_uniform,
+     lambda counts: stabilize_reverse_kl(counts) + 3e-5, "every mode 26 times"),
+    ("kl_to_uniform, x (1 + 3e-4) (log 1000: tolerance 7e-4)", checks.check_kl_to_uniform,
+     lambda counts: stabilize_reverse_kl(counts) * (1 + 3e-4), "all 26,000 samples in one mode"),
+    ("kl_to_uniform, in float32", checks.check_kl_to_uniform,
+     lambda counts: stabilize_reverse_kl(counts, torch.float32), True),
 ]
 
 
@@ -348,7 +373,7 @@ def test_every_checker_is_covered_from_both_sides():
                 "check_ema_update", "check_pack", "check_power_iteration", "check_gradient_penalty",
                 "check_forward_kl_fit", "check_wasserstein_1d", "check_kl_conjugate", "check_precision_recall",
                 "check_frechet_distance", "check_inception_score", "check_conditional_sample", "check_free_bits_kl",
-                "check_label_accuracy"}
+                "check_label_accuracy", "check_kl_weight", "check_kl_to_uniform", "check_vae_gan_step"}
     assert existing <= names, sorted(existing - names)
     assert existing <= covered and existing <= failing, (sorted(existing - covered), sorted(existing - failing))
 

@@ -201,8 +201,15 @@ class EMA:
         self.decay, self.updates = decay, 0
         self.step = update or ema_update  # step(average, module, decay): `ema_update` or a learner's own
         self.module = copy.deepcopy(module).requires_grad_(False)
+        self._shapes = [tuple(p.shape) for p in self.module.parameters()]
 
     def update(self, module):
+        shapes = [tuple(p.shape) for p in module.parameters()]
+        if shapes != self._shapes:
+            raise ValueError(f"EMA.update got a {type(module).__name__} whose parameters ({len(shapes)}, shapes "
+                             f"{shapes[:3]}...) are not those of the averaged {type(self.module).__name__} "
+                             f"({len(self._shapes)}, {self._shapes[:3]}...): update the average with the network it "
+                             "was made from (ema = EMA(generator); ema.update(generator)).")
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         self.updates += 1
         self.step(self.module, module, decay)

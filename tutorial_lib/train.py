@@ -121,6 +121,20 @@ def _batch_norm_in(*modules):
     return next((name for name, module in modules if _has_batch_norm(module)), None)
 
 
+def _check_trainable(name, module):
+    """Refuse a network without any parameter that can learn: Adam would get nothing to update (a network without
+    weights, or one frozen with requires_grad_(False))."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"the {name} must be a network (a torch.nn.Module), got {type(module).__name__}")
+    parameters = list(module.parameters())
+    if not any(p.requires_grad for p in parameters):
+        why = ("has no parameters at all" if not parameters else
+               f"has {len(parameters)} parameters, all frozen (requires_grad=False)")
+        raise ValueError(f"the {name} ({type(module).__name__}) {why}, so training could not change it: "
+                         + ("give it layers with weights (nn.Linear, nn.Conv2d, ...)." if not parameters else
+                            f"unfreeze it with {name}.requires_grad_(True)."))
+
+
 def _lone_batch_error(which, where):
     return ValueError(f"{where} holds a single sample, but the {which} has batch norm, which needs at least 2 samples "
                       "per batch in training mode. Drop the short last batch (data.mnist_loader(..., drop_last=True) "
@@ -223,6 +237,7 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     from .vae import _check_pixels, vae_train_step
 
     _check_vae_inputs(model, loader, epochs, lr, beta, kl_warmup_steps, lr_schedule, max_seconds)
+    _check_trainable("model", model)
     batch_norm = _check_no_lone_batch(loader, ("model", model))
     device = get_device(device)
     was_training = model.training
@@ -613,6 +628,7 @@ def _check_gan_run(generator, discriminator, data, recipe, steps, every, max_sec
                          f"pack={recipe.pack}: use the same value in both")
     if not hasattr(generator, "latent_dim"):
         raise ValueError("the generator needs a `latent_dim` attribute (the size of its noise input)")
+    _check_trainable("generator", generator), _check_trainable("discriminator", discriminator)
     loader_batch = loader_batching(data)[0]
     if loader_batch is not None and loader_batch != recipe.batch_size:
         raise ValueError(f"the loader gives batches of {loader_batch} but the recipe says batch_size="
