@@ -82,6 +82,17 @@ class Constant(torch.nn.Module):
         return self.decode(mu), mu, logvar
 
 
+class Ignoring(torch.nn.Module):
+    """A critic that ignores its input: one learned score for every sample."""
+
+    def __init__(self):
+        super().__init__()
+        self.score = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return self.score.expand(len(x))
+
+
 HALF_PIXELS = 784 * math.log(2)
 #: A loader whose last batch holds one image (7 images in batches of 3).
 TINY_LAST = [(torch.rand(3, 1, 28, 28), None), (torch.rand(3, 1, 28, 28), None), (torch.rand(1, 1, 28, 28), None)]
@@ -579,6 +590,19 @@ CASES = [
      lambda: stabilize.steps_for_budget(60, {"baseline": 0.0}), raises(ValueError, "{'baseline': 0.0}")),
     ("stabilize.steps_for_budget a budget of 1 step", lambda: stabilize.steps_for_budget(1.0, {"baseline": 0.01}),
      gives(lambda r: r == {"baseline": 100}, "100 steps, the multiple")),
+    # ---- critics that ignore their input: their gradient is 0 (used to fail: "not have been used in the graph") ----
+    ("gan.gradient_penalty a critic that ignores its input", lambda: gan.gradient_penalty(Ignoring(), POINTS, POINTS),
+     gives(lambda r: float(r) == 1.0, "(0 - 1)^2 = 1")),
+    ("gan.gradient_penalty a critic without weights", lambda: gan.gradient_penalty(
+        lambda x: torch.zeros(len(x)), POINTS, POINTS), gives(lambda r: float(r) == 1.0, "(0 - 1)^2 = 1")),
+    ("gan.r1_penalty a discriminator that ignores its input", lambda: gan.r1_penalty(Ignoring(), POINTS),
+     gives(lambda r: float(r) == 0.0, "0")),
+    ("divergences.lipschitz_constant a constant critic", lambda: divergences.lipschitz_constant(Ignoring(), 0, 1),
+     gives(lambda r: r == 0.0, "0")),
+    ("train.train_gan WGAN-GP with a critic that ignores its input",
+     lambda: train.train_gan(G2, Ignoring(), POINTS, train.GANRecipe(loss="wasserstein", gp_weight=10.0, batch_size=8),
+                             steps=2, device="cpu"),
+     gives(lambda h: h.steps == 2 and h.losses["gp"] == [1.0, 1.0], "a penalty of 1 at each step")),
     # ---- float64 into float32 networks (used to fail inside torch: "mat1 and mat2 must have the same dtype") ----
     ("vae.VAE.encode float64 images", lambda: MODEL.encode(GOOD.double()),
      raises(TypeError, "x is torch.float64 but the model's weights are torch.float32: convert it with x.float()")),
