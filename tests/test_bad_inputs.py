@@ -363,7 +363,7 @@ CASES = [
     ("conditional.cgan_step [-1, 1]", lambda: conditional.cgan_step(CG, CD, sgd(CG), sgd(CD), PM1, torch.arange(6)),
      raises(ValueError, "(real + 1) / 2")),
     ("conditional.ConditionalDiscriminator [-1, 1]", lambda: CD(PM1, torch.arange(6)), raises(ValueError, "(x + 1) / 2")),
-    ("conditional.VAEGAN.encode [-1, 1]", lambda: conditional.VAEGAN(4, 4, 8).encode(PM1),
+    ("conditional.VAEGAN.encode [-1, 1]", lambda: conditional.VAEGAN(4, 4).encode(PM1),
      raises(ValueError, "(x + 1) / 2")),
     ("gan.discriminator_features [-1, 1]", lambda: gan.discriminator_features(DCD, PM1),
      raises(ValueError, "(x + 1) / 2")),

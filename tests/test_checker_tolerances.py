@@ -97,8 +97,8 @@ def nudged_vae(**attributes):
 
 
 def vae_step_with(loss_factor=1.0, step_factor=1.0, dtype=None):
-    def step(model, optimizer, x, beta=1.0):
-        loss = -vae.elbo(model, x, beta).to(dtype or torch.float32).mean()
+    def step(model, optimizer, x, beta=1.0, elbo_fn=None):
+        loss = -(elbo_fn or vae.elbo)(model, x, beta).to(dtype or torch.float32).mean()
         optimizer.zero_grad()
         (step_factor * loss).backward()
         optimizer.step()
@@ -132,13 +132,15 @@ def pack_reference(x, m):
 
 
 def power_iteration_reference(weight, u, steps):
-    u = u / u.norm()
-    for _ in range(steps):
-        v = weight.T @ u
-        v = v / v.norm()
-        u = weight @ v
+    """Power iteration written out (u and v carry no gradient; sigma does, through the weight)."""
+    with torch.no_grad():
         u = u / u.norm()
-    return u @ weight @ v, u
+        for _ in range(steps):
+            v = weight.T @ u
+            v = v / v.norm()
+            u = weight @ v
+            u = u / u.norm()
+    return u @ (weight @ v), u
 
 
 def penalty_with(alpha_scale=1.0, shift=0.0, dtype=None):
@@ -306,10 +308,12 @@ CASES = [
     # ---- conditional ----
     ("conditional_sample, pixels +0.05 (tolerance 0.03 on the mean image)", checks.check_conditional_sample,
      conditional_sample_with(shift=0.05), "the mean image over 3000 requested 3s"),
-    ("conditional_sample, z x 1.5 (tolerance 0.02 on the spread)", checks.check_conditional_sample,
+    ("conditional_sample, z x 1.5 (spread 0.039 for 0.027: tolerance 0.005)", checks.check_conditional_sample,
      conditional_sample_with(z_scale=1.5), "the spread of requested 1s"),
     ("conditional_sample, in float64, pixels +0.003", checks.check_conditional_sample,
      conditional_sample_with(shift=0.003, dtype=torch.float64), True),
+    ("conditional_sample, z x 1.1 (spread +0.0025: inside)", checks.check_conditional_sample,
+     conditional_sample_with(z_scale=1.1), True),
     ("free_bits_kl, x (1 + 1e-3) (tolerance 1e-6 + 1e-4 KL)", checks.check_free_bits_kl,
      nudged(conditional.free_bits_kl, factor=1 + 1e-3), "free_bits = 0"),
     ("free_bits_kl, +3e-6 on the prior's 1.5 (tolerance 1e-6 + 1.5e-4)", checks.check_free_bits_kl,
