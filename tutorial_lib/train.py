@@ -640,7 +640,7 @@ def _check_gan_run(generator, discriminator, data, recipe, steps, every, max_sec
             raise ValueError(f"the {name} sees batches of {size} (batch_size={recipe.batch_size}, pack={recipe.pack}), "
                              "but it has batch norm, which needs at least 2 samples per batch in training mode: use "
                              "a larger batch_size.")
-    if not isinstance(data, torch.Tensor):
+    if not isinstance(data, torch.Tensor) and recipe.pack == 1:  # packing trims a batch of 1 to nothing
         _check_no_lone_batch(data, ("generator", generator), ("discriminator", discriminator))
 
 
