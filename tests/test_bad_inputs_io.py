@@ -53,7 +53,8 @@ def train_vae_into(path):
 
 
 def train_gan_into(path):
-    return train.train_gan(*tiny_gan(), POINTS, steps=2, batch_size=16, checkpoint=path, device="cpu")
+    return train.train_gan(*tiny_gan(), POINTS, train.GANRecipe(batch_size=16), steps=2, checkpoint=path,
+                           device="cpu")
 
 
 def a_file(tmp):

@@ -222,12 +222,12 @@ def test_a_slow_function_is_stopped_with_a_clear_message(monkeypatch, capsys):
     monkeypatch.setenv("TUTORIAL_CHECK_SECONDS", "0.2")
 
     def slow(x):
-        time.sleep(5)
+        time.sleep(60)
         return x * x
 
     start = time.perf_counter()
     assert run_check("square", slow, SQUARES, HINT) is False
-    assert time.perf_counter() - start < 2
+    assert time.perf_counter() - start < 10  # stopped long before the minute: 0.2 s, and slack for a busy machine
     out = capsys.readouterr().out
     assert "more than 0.2 s" in out and "'small numbers'" in out and f"Hint: {HINT}" in out
     assert run_check("square", square, SQUARES, HINT) is True  # the alarm was cleared
@@ -458,10 +458,13 @@ def test_an_interrupted_check_kills_its_child(tmp_path, capsys):
         time.sleep(60)
 
     def interrupt(signum, frame):
+        if not pid_file.exists():  # the child has not reached the learner's code yet: wait for it
+            signal.setitimer(signal.ITIMER_REAL, 0.2)
+            return
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
     try:
         with pytest.raises(KeyboardInterrupt):
             run_check("square", sleeper, SQUARES, HINT)
@@ -577,9 +580,9 @@ def test_grading_accepts_own_work_that_uses_other_library_functions(monkeypatch,
     from tutorial_lib import vae
     from tutorial_lib.checks import check_gaussian_kl, check_vae_train_step
 
-    def train_step(model, optimizer, x, beta):  # elbo is the library's, the step is the learner's own
+    def train_step(model, optimizer, x, beta, elbo_fn=vae.elbo):  # elbo is the library's, the step the learner's
         optimizer.zero_grad()
-        loss = -vae.elbo(model, x, beta=beta).mean()
+        loss = -elbo_fn(model, x, beta).mean()
         loss.backward()
         optimizer.step()
         return loss.item()
@@ -587,7 +590,7 @@ def test_grading_accepts_own_work_that_uses_other_library_functions(monkeypatch,
     _grading(monkeypatch)
     assert check_gaussian_kl(_kl) is True
     assert check_vae_train_step(train_step) is True
-    assert check_vae_train_step(lambda m, o, x, b: vae.vae_train_step(m, o, x, b)) is False
+    assert check_vae_train_step(lambda m, o, x, b, elbo_fn=None: vae.vae_train_step(m, o, x, b, elbo_fn=elbo_fn)) is False
     assert "vae_train_step" in capsys.readouterr().out.splitlines()[-1]
 
 

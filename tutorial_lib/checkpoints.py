@@ -498,13 +498,27 @@ def _fingerprint(tensor, max_items=1024):
     return digest.hexdigest()[:16]
 
 
+def loader_batching(loader):
+    """``(batch_size, drop_last, samples)`` of a DataLoader (None for what it does not say): its own batch size, or
+    that of a BatchSampler passed as its sampler (`data.mnist_loader`); samples: the length of its dataset."""
+    batch_size, drop_last = getattr(loader, "batch_size", None), getattr(loader, "drop_last", False)
+    sampler = getattr(loader, "sampler", None)
+    if batch_size is None and isinstance(getattr(sampler, "batch_size", None), int):
+        batch_size, drop_last = sampler.batch_size, getattr(sampler, "drop_last", False)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        batch_size = None
+    dataset = getattr(loader, "dataset", None)
+    samples = len(dataset) if batch_size is not None and hasattr(dataset, "__len__") else None
+    return batch_size, bool(drop_last), samples
+
+
 def describe_data(data):
     """What identifies training data: its size, batch size and a fingerprint of its values (a tensor, a loader
     over a dataset of ``images``, or a list of batches)."""
     if isinstance(data, torch.Tensor):
         return {"samples": len(data) if data.dim() else 0, "fingerprint": _fingerprint(data)}
     info = {}
-    batch_size = getattr(data, "batch_size", None) or getattr(getattr(data, "sampler", None), "batch_size", None)
+    batch_size = loader_batching(data)[0]
     if batch_size is not None:
         info["batch_size"] = int(batch_size)
     dataset = getattr(data, "dataset", None)

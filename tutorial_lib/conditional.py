@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import validate
-from .gan import (SHARED_NETWORK, DCGANGenerator, _check_positive_int, _latent, _maybe_sn, _Sampler, dcgan_body,
-                  discriminator_loss, gan_step, generator_loss)
+from .gan import (SHARED_NETWORK, DCGANGenerator, _check_positive_int, _has_batch_norm, _latent, _maybe_sn, _Sampler,
+                  dcgan_body, discriminator_loss, gan_step, generator_loss)
 from .vae import VAE, _check_gaussian, _check_pixels, bernoulli_log_likelihood, gaussian_kl, reparameterize
 from .vae import _mlp as _vae_mlp
 
@@ -378,6 +378,9 @@ def per_class_fid(real, real_labels, fake, fake_labels):
 def generate_labelled(model, labels, seed=0, batch_size=1000):
     """Images of the requested digits (labels (N,)) from a conditional model, reproducible under `seed`: N x 1 x 28 x 28."""
     labels = check_labels(labels)
+    _check_positive_int("batch_size", batch_size)
+    if not len(labels):
+        raise ValueError("labels is empty: pass one requested digit per image, e.g. torch.arange(10)")
     device = next(model.parameters()).device
     noise = torch.Generator(device=device).manual_seed(seed)
     return torch.cat([model.sample(len(chunk), labels=chunk, generator=noise).float().cpu()
@@ -430,6 +433,9 @@ def cgan_step(generator, discriminator, opt_g, opt_d, real, labels):
     images of the same requested digits, then the generator. Returns (d_loss, g_loss) as floats."""
     validate.images(real, "real")  # N x 1 x 28 x 28 in [0, 1], like the generator's images
     labels = check_labels(labels, len(real))
+    if len(real) < 2 and _has_batch_norm(generator):
+        raise ValueError("real holds 1 image, but the generator has batch norm, which needs at least 2 samples per "
+                         "batch in training mode: use batches of at least 2.")
     z = torch.randn(len(real), generator.latent_dim)
     fake = generator(z, labels)
     d_loss = discriminator_loss(discriminator(real, labels), discriminator(fake.detach(), labels))
@@ -477,6 +483,10 @@ def vae_gan_step(model, discriminator, opt_enc, opt_dec, opt_d, real, prior_z, g
        encoder (opt_enc; `model.encoder_parameters()`): KL + L_feat;
        decoder (opt_dec; `model.decoder.parameters()`): gamma * L_feat + g_loss.
     Returns a dict of floats: d_loss, kl, feature (L_feat), g_loss."""
+    for name, batch in (("real", real), ("prior_z", prior_z)):
+        if torch.is_tensor(batch) and len(batch) < 2 and _has_batch_norm(model):
+            raise ValueError(f"{name} holds {len(batch)} row(s), but the decoder has batch norm, which needs at least 2 "
+                             "samples per batch in training mode: use batches of at least 2.")
     mu, logvar = model.encode(real)
     recon = model.decode(reparameterize(mu, logvar))
     prior = model.decode(prior_z)

@@ -273,6 +273,10 @@ def load_mnist(train=True, binarize=None, limit=None, root=None, download=None) 
         raise _corrupt(Path(root) / "MNIST" / "raw" / (MNIST_FILES[1] if train else MNIST_FILES[3]),
                        f"{len(bad):,} of its labels lie outside 0..9, e.g. {int(bad[0])}")
     if limit is not None:
+        if limit > len(images):
+            raise ValueError(f"limit={limit:,} is more than the {len(images):,} images of MNIST's "
+                             f"{'training' if train else 'test'} split: pass limit=None for all of them, or at most "
+                             f"{len(images):,}.")
         images, labels = images[:limit], labels[:limit]
     images = images.unsqueeze(1).float().div_(255.0)
     return MNISTTensors(images, labels.clone(), binarize=binarize)

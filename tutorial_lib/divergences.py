@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from . import validate
-from .gan import _check_positive_int, _has_batch_norm
+from .gan import _check_positive_int, _has_batch_norm, _input_gradient
 from .gan import js_divergence, kl_divergence  # noqa: F401  (one place for KL and JSD on a grid: notebook 03)
 from .vae import _check_pixels
 
@@ -262,7 +262,7 @@ def lipschitz_constant(critic, lo, hi, n=2001):
     if isinstance(n, bool) or not isinstance(n, int) or n < 1 or not lo <= hi:
         raise ValueError(f"need a positive number of points n and lo <= hi, got n={n!r}, lo={lo!r}, hi={hi!r}")
     x = torch.linspace(lo, hi, n).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(x).sum(), x)
+    grad = _input_gradient(critic, x, create_graph=False)
     return float(grad.abs().max())
 
 

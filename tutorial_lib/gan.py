@@ -75,6 +75,19 @@ def generator_loss(fake_logits, kind="nonsaturating"):
     return -fake_logits.mean()  # wasserstein and hinge
 
 
+def _input_gradient(network, x, create_graph=True):
+    """d network(x).sum() / dx, the gradient of each sample's output with respect to that sample (x requires grad).
+    A network whose output does not depend on its input (a constant, or one that ignores x) has gradient 0 there;
+    autograd would refuse it ("appears to not have been used in the graph"), so that zero is returned."""
+    out = network(x)
+    if not torch.is_tensor(out):
+        raise TypeError(f"the network must return a tensor of scores (N,), got {type(out).__name__}")
+    if not out.requires_grad:
+        return torch.zeros_like(x)
+    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph, allow_unused=True)
+    return torch.zeros_like(x) if grad is None else grad
+
+
 def gradient_penalty(critic, real, fake, alpha=None):
     """WGAN-GP penalty (Gulrajani et al. 2017): mean over samples of (||grad_x critic(x_hat)||_2 - 1)^2.
 
@@ -93,7 +106,7 @@ def gradient_penalty(critic, real, fake, alpha=None):
         raise ValueError(f"alpha must have shape ({n},) (one weight per sample), got {tuple(alpha.shape)}")
     alpha = alpha.view(n, *([1] * (real.dim() - 1)))
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed, create_graph=True)
+    grad = _input_gradient(critic, mixed)
     return ((grad.flatten(start_dim=1).norm(dim=1) - 1) ** 2).mean()
 
 
@@ -105,7 +118,7 @@ def r1_penalty(discriminator, real):
     """
     validate.images(real, "real", shape=None, value_range=False, check_finite=False)
     x = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(discriminator(x).sum(), x, create_graph=True)
+    grad = _input_gradient(discriminator, x)
     return grad.flatten(start_dim=1).pow(2).sum(dim=1).mean()
 
 
@@ -207,7 +220,7 @@ class MLPGenerator(_Sampler):
         self.net = nn.Sequential(*layers, nn.Linear(width, out_dim))
 
     def forward(self, z):
-        validate.latents(z, self.latent_dim)
+        validate.model_dtype(validate.latents(z, self.latent_dim), self, "z")
         return self.net(z)
 
 
@@ -230,6 +243,7 @@ class MLPDiscriminator(nn.Module):
 
     def forward(self, x):
         validate.points(x, "x", dim=None, check_finite=False, to_tensor=False, integers=False)
+        validate.model_dtype(x, self, "x")
         if x.dim() != 2 or x.shape[1] != self.net[0].in_features:
             raise ValueError(f"expected inputs N x {self.net[0].in_features} (in_dim {self.config['in_dim']} x "
                              f"pack {self.pack}), got {tuple(x.shape)}")
@@ -274,7 +288,7 @@ class DCGANGenerator(_Sampler):
         validate.latents(z, name="noise")
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"expected noise N x {self.latent_dim}, got {tuple(z.shape)}")
-        return self.net(self.project(z))
+        return self.net(self.project(validate.model_dtype(z, self, "noise")))
 
     def forward(self, z):
         return (torch.tanh(self._last_layer(z)) + 1) / 2
@@ -328,7 +342,7 @@ class DCGANDiscriminator(nn.Module):
         if x.dim() != 4 or x.shape[1:] != (channels, 28, 28):
             raise ValueError(f"expected images N x {channels} x 28 x 28 (image_channels={self.image_channels}, "
                              f"pack={self.pack}), got {tuple(x.shape)}")
-        return x
+        return validate.model_dtype(x, self, "x")
 
     def features(self, x):
         """The body's output for images x in [0, 1]: N x (2 * width * 49)."""

@@ -137,6 +137,9 @@ def show_table(rows, digits=3):
 # ---- VAE figures: plot_latent_map, interpolate_grid (written with the VAE lessons) ----
 
 def _encoder_means(model, images, batch_size=1000):
+    from .gan import _check_positive_int
+
+    _check_positive_int("batch_size", batch_size)
     device = next(model.parameters()).device
     with torch.no_grad():
         return torch.cat([model.encode(images[i:i + batch_size].to(device))[0].cpu()

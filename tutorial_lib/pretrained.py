@@ -117,6 +117,11 @@ def recalibrate_batch_norm(generator, batches=50, batch_size=256, seed=0):
     An averaged (EMA) generator's weights never ran forward during training, so the running statistics copied
     from the live generator do not match them; this recomputes them as a plain average. Returns the generator
     in eval mode."""
+    from .gan import _check_positive_int
+
+    _check_positive_int("batches", batches), _check_positive_int("batch_size", batch_size)
+    if batch_size < 2:
+        raise ValueError("batch_size must be at least 2: batch norm estimates a variance from each batch")
     noise = torch.Generator().manual_seed(seed)
     norms = [m for m in generator.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
@@ -278,8 +283,9 @@ def load_pretrained(name, raw=False):
 def generate(model, n, seed=0, batch_size=1000, labels=None):
     """`n` images N x 1 x 28 x 28 in [0, 1] on the CPU from a VAE or a generator, reproducible under `seed`.
     labels: for the conditional models ("cvae", "cgan"), the requested digits, a tensor of n ints in 0..9."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    from .gan import _check_positive_int
+
+    _check_positive_int("n", n), _check_positive_int("batch_size", batch_size)
     if getattr(model, "conditional", False) or labels is not None:
         from .conditional import generate_labelled, need_labels
 

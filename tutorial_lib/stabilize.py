@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from . import data as _data
-from .gan import MLPDiscriminator, MLPGenerator
+from .gan import MLPDiscriminator, MLPGenerator, _check_positive_int
 from .modes import mode_metrics
 from . import runtime as _runtime
 from .runtime import get_device, progress, seed_everything
@@ -201,8 +201,15 @@ class EMA:
         self.decay, self.updates = decay, 0
         self.step = update or ema_update  # step(average, module, decay): `ema_update` or a learner's own
         self.module = copy.deepcopy(module).requires_grad_(False)
+        self._shapes = [tuple(p.shape) for p in self.module.parameters()]
 
     def update(self, module):
+        shapes = [tuple(p.shape) for p in module.parameters()]
+        if shapes != self._shapes:
+            raise ValueError(f"EMA.update got a {type(module).__name__} whose parameters ({len(shapes)}, shapes "
+                             f"{shapes[:3]}...) are not those of the averaged {type(self.module).__name__} "
+                             f"({len(self._shapes)}, {self._shapes[:3]}...): update the average with the network it "
+                             "was made from (ema = EMA(generator); ema.update(generator)).")
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         self.updates += 1
         self.step(self.module, module, decay)
@@ -310,6 +317,7 @@ def time_per_step(method, recipe="common", steps=200, repeats=2, **overrides):
     """CPU seconds per generator step of `method` (critic steps, penalty and EMA update included) on one thread:
     the least over `repeats` short runs on the ring. On an otherwise idle core this is the wall time per step; CPU
     time is what a busy shared machine distorts least."""
+    _check_positive_int("steps", steps), _check_positive_int("repeats", repeats)
     return min(run_2d(method, "ring", seed=0, steps=steps, recipe=recipe, n_eval=100, **overrides)["cpu_seconds"]
                for _ in range(repeats)) / steps
 
@@ -317,6 +325,11 @@ def time_per_step(method, recipe="common", steps=200, repeats=2, **overrides):
 def steps_for_budget(seconds, per_step, multiple=100):
     """Generator steps that fit `seconds` at `per_step` seconds each: {method: steps} from {method: per_step},
     rounded down to a multiple of `multiple` (at least `multiple`)."""
+    _check_positive_int("multiple", multiple)
+    bad = {method: t for method, t in per_step.items() if not 0 < t < float("inf")}
+    if not 0 < seconds < float("inf") or bad:
+        raise ValueError(f"need a finite budget seconds > 0 and finite times per step > 0 (measure them with "
+                         f"time_per_step), got seconds={seconds!r}" + (f" and {bad}" if bad else ""))
     return {method: max(multiple, int(seconds / t) // multiple * multiple) for method, t in per_step.items()}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import (CheckpointLock, CheckpointLocked, RunMismatch, check_same_run,  # noqa: F401 (re-exported)
-                          load_checkpoint, run_settings, save_checkpoint)
+                          load_checkpoint, loader_batching, run_settings, save_checkpoint)
 
 
 class TrainingDiverged(RuntimeError):
@@ -112,7 +112,53 @@ class Stopwatch:
         return False
 
 
-# ---- What both training loops share: the learning-rate schedule ----
+# ---- What both training loops share: batches that batch norm can train on, the learning-rate schedule ----
+
+def _batch_norm_in(*modules):
+    """The first of `modules` (named by keyword order: (name, module) pairs) that holds a batch-norm layer, or None."""
+    from .gan import _has_batch_norm
+
+    return next((name for name, module in modules if _has_batch_norm(module)), None)
+
+
+def _check_trainable(name, module):
+    """Refuse a network without any parameter that can learn: Adam would get nothing to update (a network without
+    weights, or one frozen with requires_grad_(False))."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"the {name} must be a network (a torch.nn.Module), got {type(module).__name__}")
+    parameters = list(module.parameters())
+    if not any(p.requires_grad for p in parameters):
+        why = ("has no parameters at all" if not parameters else
+               f"has {len(parameters)} parameters, all frozen (requires_grad=False)")
+        raise ValueError(f"the {name} ({type(module).__name__}) {why}, so training could not change it: "
+                         + ("give it layers with weights (nn.Linear, nn.Conv2d, ...)." if not parameters else
+                            f"unfreeze it with {name}.requires_grad_(True)."))
+
+
+def _lone_batch_error(which, where):
+    return ValueError(f"{where} holds a single sample, but the {which} has batch norm, which needs at least 2 samples "
+                      "per batch in training mode. Drop the short last batch (data.mnist_loader(..., drop_last=True) "
+                      "or DataLoader(..., drop_last=True)), or pick a batch size that leaves no batch of 1.")
+
+
+def _check_no_lone_batch(loader, *modules):
+    """Before training: refuse a loader whose passes end with a batch of one sample when one of `modules`
+    ((name, module) pairs) has batch norm (a DataLoader by its batch size and dataset, a list by its batches), so that
+    the error comes now rather than at the end of the first epoch. Returns the name of the batch-norm network."""
+    which = _batch_norm_in(*modules)
+    if which is None:
+        return None
+    batch_size, drop_last, samples = loader_batching(loader)
+    if batch_size is not None and samples is not None and not drop_last and samples % batch_size == 1:
+        raise _lone_batch_error(which, f"The loader's last batch ({samples:,} samples in batches of {batch_size})")
+    if isinstance(loader, (list, tuple)):
+        for i, batch in enumerate(loader):
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            if hasattr(x, "__len__") and len(x) == 1:
+                raise _lone_batch_error(which, f"Batch {i} of the data")
+    return which
+
+
 
 LR_SCHEDULES = ("constant", "cosine")
 
@@ -191,6 +237,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
     from .vae import _check_pixels, vae_train_step
 
     _check_vae_inputs(model, loader, epochs, lr, beta, kl_warmup_steps, lr_schedule, max_seconds)
+    _check_trainable("model", model)
+    batch_norm = _check_no_lone_batch(loader, ("model", model))
     device = get_device(device)
     was_training = model.training
     model.to(device).train()
@@ -226,6 +274,8 @@ def train_vae(model, loader, epochs, lr=1e-3, beta=1.0, device=None, checkpoint=
                     if checked_input is False:
                         _check_pixels(x)  # once: a Bernoulli decoder needs images in [0, 1], not normalized ones
                         checked_input = True
+                    if batch_norm and len(x) < 2:
+                        raise _lone_batch_error(batch_norm, f"Batch {batches} of epoch {history.epochs + 1}")
                     _schedule(optimizer, lr, lr_schedule, history, total_steps, max_seconds,
                               history.wall_time + time.perf_counter() - watch.start)
                     weight = beta * min(1.0, (history.steps + 1) / kl_warmup_steps) if kl_warmup_steps else beta
@@ -344,14 +394,16 @@ def _check_real(x):
                          "tutorial_lib.data.mnist_loader.") from None
 
 
-def _real_batches(data, batch_size, pack, device, history):
+def _real_batches(data, batch_size, pack, device, history, batch_norm=None, dtype=None):
     """Endless real batches: random rows of a tensor N x D, or the (images, labels) batches of a loader,
-    pass after pass (counting epochs in `history`), trimmed to a multiple of `pack`."""
+    pass after pass (counting epochs in `history`), trimmed to a multiple of `pack`, on `device` in `dtype` (the
+    networks' float type: float64 data from NumPy trains as float32). batch_norm: the name of a network with batch
+    norm, which cannot train on a batch of one sample (an error naming it)."""
     if isinstance(data, torch.Tensor):
         if data.dim() < 2 or len(data) == 0:
             raise ValueError(f"data must be a tensor N x D of real samples (or a loader), got shape {tuple(data.shape)}")
         _check_real(data)
-        data = data.to(device)
+        data = data.to(device=device, dtype=dtype)
         while True:
             yield data[torch.randint(len(data), (batch_size,), device=device)]
     while True:
@@ -359,11 +411,13 @@ def _real_batches(data, batch_size, pack, device, history):
         for batch in data:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             x = x[:len(x) - len(x) % pack]
+            if len(x) == 1 and batch_norm:
+                raise _lone_batch_error(batch_norm, f"A batch of the data (in pass {history.epochs + 1})")
             if len(x):
                 if not seen and not history.epochs:
                     _check_real(x)  # the first batch: e.g. a loader normalized to [-1, 1]
                 seen = True
-                yield x.to(device)
+                yield x.to(device=device, dtype=dtype)
         if not seen:
             raise ValueError(f"data yielded no batch of at least pack={pack} samples: pass a tensor N x D or a "
                              "non-empty loader of (images, labels) batches")
@@ -574,11 +628,20 @@ def _check_gan_run(generator, discriminator, data, recipe, steps, every, max_sec
                          f"pack={recipe.pack}: use the same value in both")
     if not hasattr(generator, "latent_dim"):
         raise ValueError("the generator needs a `latent_dim` attribute (the size of its noise input)")
-    loader_batch = getattr(data, "batch_size", None)
-    if isinstance(loader_batch, int) and loader_batch != recipe.batch_size:
+    _check_trainable("generator", generator), _check_trainable("discriminator", discriminator)
+    loader_batch = loader_batching(data)[0]
+    if loader_batch is not None and loader_batch != recipe.batch_size:
         raise ValueError(f"the loader gives batches of {loader_batch} but the recipe says batch_size="
                          f"{recipe.batch_size}: make them agree, e.g. recipe.replace(batch_size={loader_batch}), "
                          "so that the recipe (and the checkpoint's record of it) says what really trains")
+    for name, module, size in (("generator", generator, recipe.batch_size),
+                               ("discriminator", discriminator, recipe.batch_size // recipe.pack)):
+        if size < 2 and _batch_norm_in((name, module)):
+            raise ValueError(f"the {name} sees batches of {size} (batch_size={recipe.batch_size}, pack={recipe.pack}), "
+                             "but it has batch norm, which needs at least 2 samples per batch in training mode: use "
+                             "a larger batch_size.")
+    if not isinstance(data, torch.Tensor) and recipe.pack == 1:  # packing trims a batch of 1 to nothing
+        _check_no_lone_batch(data, ("generator", generator), ("discriminator", discriminator))
 
 
 def _optimizers(generator, discriminator, recipe):
@@ -699,7 +762,10 @@ def train_gan(generator, discriminator, data, recipe=None, *, steps, device=None
     start_steps = history.steps
     if history.steps:
         print(f"Resumed from {checkpoint}: {history.steps} steps, {history.wall_time:.0f} s of training done.")
-    batches = _real_batches(data, recipe.batch_size, recipe.pack, device, history)
+    weights = next(discriminator.parameters(), None)
+    batches = _real_batches(data, recipe.batch_size, recipe.pack, device, history,
+                            _batch_norm_in(("generator", generator), ("discriminator", discriminator)),
+                            weights.dtype if weights is not None and weights.is_floating_point() else None)
     update = _builtin_update if recipe.step is None else _own_update
     bar = RunProgress(steps, max_seconds, history.steps, history.wall_time, desc="GAN steps")
     interrupted = False

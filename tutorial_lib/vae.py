@@ -129,13 +129,13 @@ class VAE(nn.Module):
 
     def encode(self, x):
         """x: N x C x 28 x 28 in [0, 1] -> (mu, logvar) of q(z|x), each N x latent_dim."""
-        validate.images(x, "x", shape=self.image_shape, check_finite=False)
+        validate.model_dtype(validate.images(x, "x", shape=self.image_shape, check_finite=False), self, "x")
         h = self.encoder(x if self.config["arch"] == "mlp" else x * 2 - 1)
         return self.to_mu(h), self.to_logvar(h)
 
     def decode(self, z):
         """z: N x latent_dim -> logits of the Bernoulli pixel means, N x C x 28 x 28."""
-        validate.latents(z, self.latent_dim)
+        validate.model_dtype(validate.latents(z, self.latent_dim), self, "z")
         return self.decoder(z) if self.config["decoder"] == "mlp" else self.decoder.logits(z)
 
     def forward(self, x):
@@ -207,6 +207,11 @@ def vae_train_step(model, optimizer, x, beta=1.0, return_terms=False, elbo_fn=No
     elbo_fn: another ELBO to maximize, ``elbo_fn(model, x, beta) -> (N,)`` (e.g. the one a learner wrote in
     notebook 02); the loss is then the batch mean of -elbo_fn(model, x, beta), and return_terms is not available.
     """
+    from .gan import _has_batch_norm
+
+    if torch.is_tensor(x) and len(x) < 2 and model.training and _has_batch_norm(model):
+        raise ValueError("x holds 1 image, but the model has batch norm, which needs at least 2 samples per batch in "
+                         "training mode: train on batches of at least 2 (a loader's last batch: drop_last=True).")
     if elbo_fn is None:
         log_px_z, kl = elbo_terms(model, x)
         reconstruction, kl = -log_px_z.mean(), kl.mean()
@@ -298,7 +303,10 @@ def iwae_bound(model, x, k):
 def rate_distortion(model, x, batch_size=500):
     """(rate, distortion) of `model` on images x, in nats per image: rate = mean KL(q(z|x) || p(z)),
     distortion = mean -log p(x|z) with z ~ q(z|x) (one sample). Their sum is the mean negative ELBO."""
+    from .gan import _check_positive_int
+
     _check_pixels(x)
+    _check_positive_int("batch_size", batch_size)
     device = next(model.parameters()).device
     rate = distortion = 0.0
     for i in range(0, len(x), batch_size):

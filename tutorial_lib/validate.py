@@ -191,3 +191,15 @@ def features(f, name="features", *, min_count=1):
     """`f` checked as a feature set N x D (finite floats, at least `min_count` rows), e.g. of `metrics.mnist_features`;
     returned as float64."""
     return points(f, name, dim=None, min_count=min_count).double()
+
+
+def model_dtype(x, model, name):
+    """Refuse a float tensor `x` whose dtype differs from the float weights of `model` (float64 from NumPy into a
+    float32 network) with an error that says how to convert; returns `x`."""
+    weight = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if weight is not None and torch.is_tensor(x) and x.is_floating_point() and x.dtype != weight.dtype:
+        convert = {torch.float32: ".float()", torch.float64: ".double()", torch.float16: ".half()"}
+        raise TypeError(f"{name} is {x.dtype} but the model's weights are {weight.dtype}: convert it with "
+                        f"{name}{convert.get(weight.dtype, f'.to({weight.dtype})')} (torch.from_numpy gives float64), "
+                        f"or the model with model.to({x.dtype}).")
+    return x
