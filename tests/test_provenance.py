@@ -12,7 +12,8 @@ matches 0.9889). The README is checked against every results file and the list.
 Outputs are not committed (notebooks are stripped), so a number that a cell prints is not in the notebook file:
 write the prose so that it refers to the printed value ("the table above"), or assert the number in code.
 
-Not counted: one-significant-digit numbers (0.5, 100, 10,000, 5e-4, notebook "06"), years of citations
+Not counted: one-significant-digit numbers (0.5, 100, 10,000, 5e-4), identifiers with a leading zero (notebook
+"06", file mode 0644), years of citations
 (a four-digit 19xx/20xx without a thousands comma), section/notebook/equation/figure numbers after their word,
 numbered headings and list markers, the header's time estimate (measured by `make bench-notebooks`), links,
 URLs, arXiv identifiers, inline code and code blocks, LaTeX exponents and subscripts, and References sections.
@@ -32,18 +33,25 @@ RESULTS = ROOT / "benchmarks" / "results"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
 PAGES = NOTEBOOKS + sorted((ROOT / "book").glob("*.ipynb"))
 
-# Constants quoted in prose: number as written -> (expression the test evaluates, reason). Valid in every lesson.
+# Constants quoted in prose: (where, number as written) -> (expression the test evaluates, reason). `where` is a
+# notebook's number prefix ("05"), "README", or "*" for every page.
 CONSTANTS = {
-    "1.386": ("math.log(4)", "log 4: the GAN's value -V(D*, G) at the optimum, in nats"),
-    "0.693": ("math.log(2)", "log 2: the Jensen-Shannon divergence's maximum, in nats"),
-    "98.9": ("100 * (1 - math.exp(-4.5))",
-             "share of a 2-D Gaussian within 3 standard deviations of its mean, 1 - e^(-9/2)"),
-    "28": ("28", "MNIST images are 28 x 28 pixels"),
-    "784": ("28 * 28", "pixels of an MNIST image"),
-    "1.25": ("(0.5 - 1) ** 2 + 1", "E(z - 1)^2 for z ~ N(0.5, 1): notebook 01's test function, per dimension"),
+    ("*", "98.9"): ("100 * (1 - math.exp(-4.5))",
+                    "share of a 2-D Gaussian within 3 standard deviations of its mean, 1 - e^(-9/2)"),
+    ("*", "28"): ("28", "MNIST images are 28 x 28 pixels"),
+    ("*", "784"): ("28 * 28", "pixels of an MNIST image"),
+    ("01", "1.25"): ("(0.5 - 1) ** 2 + 1", "E(z - 1)^2 for z ~ N(0.5, 1): the test function's mean per dimension"),
+    ("04", "13"): ("(28 - 4) // 2 + 1", "a side of 28 after a convolution with kernel 4, stride 2, no padding"),
+    ("06", "2.3"): ("math.log(10)", "log 10: the entropy of ten equally frequent digits, in nats"),
+    ("05", "24.5"): ("100 * (1 - math.exp(-9 / 32))",
+                     "share of a Gaussian 4 times too wide within 3 sigma of its mode, derived in the text"),
+    ("05", "7.6"): ("100 * 8 * 4 * math.asin(0.015) / (2 * math.pi)",
+                    "share of the uniform circle within 3 sigma of one of the 8 modes, derived in the text"),
 }
-# Published numbers from papers: (notebook prefix, number as written) -> citation. The prefix "README" is the README.
+# Published numbers from papers: (where, number as written) -> the citation it comes from.
 PUBLISHED = {
+    ("README", "3,280"): "Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders: "
+                         "trained for 3,280 passes over the data (sum of 3^i, i = 0..7)",
 }
 
 YEAR = re.compile(r"(19|20)\d\d")
@@ -93,16 +101,36 @@ def drop_references(markdown):
     return "\n".join(out)
 
 
+def percent_columns(text):
+    """[(start, end)] of the markdown table cells whose column's header says % (their numbers are percentages)."""
+    spans, header, offset = [], None, 0
+    for line in text.splitlines(True):
+        stripped = line.strip()
+        if stripped.startswith("|"):
+            cells = [m.span() for m in re.finditer(r"[^|]+", line)]
+            if header is None:
+                header = ["%" in line[a:b] or "percent" in line[a:b].lower() for a, b in cells]
+            else:
+                spans += [(offset + a, offset + b) for (a, b), pc in zip(cells, header) if pc]
+        else:
+            header = None
+        offset += len(line)
+    return spans
+
+
 def prose_numbers(markdown):
     """[(written, value, decimals, percent, context)] for the numbers with >= 2 significant digits in markdown."""
     text = drop_references(markdown)
     for pattern in STRIP:
         text = pattern.sub(lambda m: " " * len(m.group()), text)
+    in_percent_column = percent_columns(text)
     found = []
     for m in NUMBER.finditer(text):
         integer, fraction = m.group(1), m.group(2) or ""
         if not fraction and "," not in integer and YEAR.fullmatch(integer):
             continue  # a year (the course writes counts with a thousands comma: 2,000 steps)
+        if not fraction and len(integer) > 1 and integer.startswith("0"):
+            continue  # an identifier, not a quantity: notebook 06, file mode 0644
         mantissa = integer + fraction
         if significant_digits(integer, fraction) < 2:
             continue
@@ -113,7 +141,9 @@ def prose_numbers(markdown):
         exponent = re.search(r"[eE]([-+]?\d+)", written)
         if exponent:
             decimals -= int(exponent.group(1))
-        percent = bool(re.match(r"\s*(\\?%|percent)", text[m.end():]))
+        # "98.9 %", and the first of "57.6 → 89.9 %" or "96.0 and 96.8 %"
+        percent = bool(re.match(r"\s*(?:(?:→|->|–|-|to|and|against|vs\.?|/)\s*[\d.,]+\s*)?(?:\\?%|percent)",
+                                text[m.end():])) or any(a <= m.start() < b for a, b in in_percent_column)
         context = " ".join(text[max(0, m.start() - 50):m.end() + 30].split())
         found.append((m.group(), value, decimals, percent, context))
     return found
@@ -174,10 +204,7 @@ def matches(value, decimals, percent, sources):
 
 
 def allowed(prefix, written):
-    key = written.replace(",", "")
-    if written in CONSTANTS or key in CONSTANTS:
-        return True
-    return (prefix, written) in PUBLISHED
+    return any(key in CONSTANTS or key in PUBLISHED for key in (("*", written), (prefix, written)))
 
 
 def offenders(markdown_cells, sources, prefix, where):
@@ -223,9 +250,9 @@ def test_every_number_in_the_readme_has_a_source():
 
 # ---------------------------------------------------------------- the list and the extraction themselves
 
-@pytest.mark.parametrize("written", sorted(CONSTANTS))
-def test_each_constant_is_what_its_expression_gives(written):
-    expression, reason = CONSTANTS[written]
+@pytest.mark.parametrize("where, written", sorted(CONSTANTS))
+def test_each_constant_is_what_its_expression_gives(where, written):
+    expression, reason = CONSTANTS[where, written]
     assert reason.strip()
     decimals = len(written.split(".")[1]) if "." in written else 0
     assert round(eval(expression, {"math": math}), decimals) == float(written), (written, expression)
@@ -235,8 +262,9 @@ def test_each_listed_number_is_quoted_somewhere():
     quoted = {(p.name[:2], w) for p in PAGES for c in nbformat.read(p, as_version=4).cells
               if c.cell_type == "markdown" for w, *_ in prose_numbers(c.source)}
     quoted |= {("README", w) for w, *_ in prose_numbers((ROOT / "README.md").read_text())}
-    unused = [w for w in CONSTANTS if w not in {w for _, w in quoted}]
-    unused += [f"{p}: {w}" for p, w in PUBLISHED if (p, w) not in quoted]
+    everywhere = {w for _, w in quoted}
+    unused = [f"{p}: {w}" for p, w in [*CONSTANTS, *PUBLISHED]
+              if (p == "*" and w not in everywhere) or (p != "*" and (p, w) not in quoted)]
     assert not unused, f"listed but quoted nowhere (remove them, the list stays short): {unused}"
     assert all(reason.strip() for reason in PUBLISHED.values())
 
@@ -251,14 +279,21 @@ def test_extraction_finds_measured_numbers():
     found = {w: (v, d, pc) for w, v, d, pc, _ in prose_numbers(text)}
     assert found["6,559"] == (6559.0, 0, False) and found["66"] == (66.0, 0, True) and found["9.77"][1] == 2
     assert _written("a rate of 2.5e-4 and $\\approx 98.9\\%$") == ["2.5e-4", "98.9"]
+    assert [pc for *_, pc, _ in prose_numbers("from 57.6 → 89.9 %, 96.0 and 96.8 % but 24.3 against 24.0")] == \
+        [True, True, True, True, False, False]
     assert prose_numbers("a rate of 2.5e-4")[0][2] == 5  # 2.5e-4 is quoted to 0.00001
+    table = "| row | steps | HQ % |\n| --- | ---: | ---: |\n| a | 6,500 | 62.4 → 92.6 |\n\nThen 12.5."
+    assert [(w, pc) for w, _, _, pc, _ in prose_numbers(table)] == \
+        [("6,500", False), ("62.4", True), ("92.6", True), ("12.5", False)]
 
 
 def test_extraction_skips_what_is_not_a_quoted_number():
     text = ("# 06 · Comparing\n## 12. Twelve\n**Estimated time on a laptop CPU:** about 12 min\n"
             "Goodfellow et al. (2014) and Lin et al., 2018; see section 12, notebook 06, equation (14), "
-            "Sections 11–13, Python 3.11 and torch 2.2.1. [a link](https://x.org/a/0.79) `lr=0.25` <img width=\"45\">\n"
+            "Sections 11–13, Python 3.11 and torch 2.2.1. [a link](https://x.org/a/0.79) `lr=0.25` "
+            "<img width=\"45\">\n"
             "10. an item; one significant digit: 0.5, 100, 10,000, 5e-4, 0.05 and $10^{-12}$, $x_{12}$, $2^{16}$\n"
+            "file mode 0644, notebook 06's table\n"
             "```\nz = 0.375\n```\narXiv:1406.2661\n## References\n- Kingma (2014), 27(3), 2672-2680.\n## Next\n12.5")
     assert _written(text) == ["12.5"]
 
