@@ -15,7 +15,7 @@ STAMP  := $(VENV)/.installed
 TESTS  ?= tests notebooks
 LAB_PORT ?= 8888
 
-.PHONY: setup lab test book unit notebooks student pretrained bench-vae bench-gan2d bench-compare bench-stacked clean distclean
+.PHONY: setup lab test book unit notebooks student pretrained bench-vae bench-gan2d bench-compare bench-stacked bench-notebooks clean distclean
 
 # The stamp's rule and the script agree: both reinstall when one of the three files is newer than the stamp.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -63,6 +63,11 @@ bench-gan2d: $(STAMP)
 
 bench-compare: $(STAMP)
 	$(PY) -m tutorial_lib.bench compare
+
+# Every notebook in full mode, one after the other: wall time, CPU time and peak memory into
+# benchmarks/results/notebooks.json (about an hour; run it on a quiet machine). Some: make bench-notebooks NB="02 06"
+bench-notebooks: $(STAMP)
+	$(PY) -m tutorial_lib.bench notebooks $(NB)
 
 # Notebook 09's Stacked MNIST table: 11 rows x 3 seeds, about 8 min of training each, two at a time (hours).
 bench-stacked: $(STAMP)

@@ -222,7 +222,8 @@ def _build_tiny(root, pages):
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "book.py"), "--site",
                              str(_tiny_site(root, pages)), str(root / "out")],
                             capture_output=True, text=True, timeout=600, cwd=root,
-                            env={**os.environ, "TUTORIAL_FAST": "1", "PYTHONPATH": str(ROOT)})
+                            env={**os.environ, "TUTORIAL_FAST": "1", "PYTHONPATH": os.pathsep.join(
+                                filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))})
     return result.returncode, result.stdout + result.stderr, root / "out" / "html"
 
 
@@ -239,6 +240,29 @@ def test_a_built_widget_is_a_snapshot_of_its_saved_state(tmp_path):
     snapshot = page[page.index('<div class="widget-snapshot">'):]
     assert "<b>demo explorer</b>" in snapshot and "z1 = 0.5" in snapshot
     assert [base64.b64decode(s) for s in re.findall(r'src="data:image/png;base64,([^"]+)"', snapshot)] == [PNG]
+
+
+def _mathjax_scripts(page_html):
+    return [src for src in re.findall(r'<script[^>]*\ssrc="([^"]+)"', page_html) if "mathjax" in src.lower()]
+
+
+def test_config_serves_mathjax_from_the_site():
+    cfg = book.config("fast")
+    assert "sphinx-mathjax-offline" in cfg["sphinx"]["extra_extensions"]
+    assert cfg["sphinx"]["config"]["mathjax_path"] == "mathjax/tex-chtml.js"  # relative: under _static/
+
+
+def test_a_built_formula_loads_mathjax_from_the_site_itself(tmp_path):
+    maths = "# Maths\n\nInline $a^2 + b$ and\n\n$$\\mathcal L = 1$$\n"
+    code, log, html_dir = _build_tiny(tmp_path, {"maths.md": maths})
+    assert code == 0, log[-3000:]
+    page = (html_dir / "maths.html").read_text()
+    assert 'class="math' in page and "\\mathcal L" in page
+    (src,) = _mathjax_scripts(page)
+    assert not urlparse(src).scheme and not src.startswith("//"), f"MathJax from outside the site: {src}"
+    script = html_dir / src.split("?")[0]
+    assert script.is_file() and script.stat().st_size > 100_000, f"{src} is not served by the site"
+    assert (script.parent / "output" / "chtml" / "fonts").is_dir(), "MathJax's fonts are not served by the site"
 
 
 @pytest.mark.parametrize("pages, reported", [
@@ -345,6 +369,24 @@ def test_notebook_pages_show_outputs_and_math(site):
         assert "Traceback" not in text, f"{stem}: a traceback on the page"
     elbo = next(stem for stem in pages if stem.startswith("01_"))
     assert re.search(r'class="math[^"]*"', pages[elbo]) and "\\mathcal" in pages[elbo], "notebook 01: no LaTeX"
+
+
+def test_pages_with_math_load_mathjax_from_the_site(site):
+    """The formulas render offline: every page with math loads MathJax from the site (tests/test_browser_book.py
+    checks in Chromium that they are typeset)."""
+    pages = [HTML / "index.html"] + [HTML / "notebooks" / f"{p.stem}.html" for p in NOTEBOOKS]
+    with_math = 0
+    for path in pages:
+        text = path.read_text(encoding="utf-8")
+        scripts = _mathjax_scripts(text)
+        if 'class="math' not in text:
+            continue
+        with_math += 1
+        assert scripts, f"{path.name} has math but loads no MathJax"
+        for src in scripts:
+            assert not urlparse(src).scheme and not src.startswith("//"), f"{path.name}: MathJax from {src}"
+            assert (path.parent / src.split("?")[0]).resolve().is_file(), f"{path.name}: {src} is not in the site"
+    assert with_math >= 3, "too few pages with math"
 
 
 def test_widgets_are_static_snapshots(site):

@@ -7,6 +7,7 @@ then checks that
 - the notebook page shows the latent explorer's snapshot when the notebook has one,
 - the "next" link at the bottom of the notebook page leads to the next lesson of the table of contents,
 - the search box finds "ELBO", with a result on a lesson page,
+- the formulas of a lesson are typeset by MathJax served from the site itself (no raw "\\(" left visible),
 and saves screenshots to build/browser/book_*.png.
 
 Needs the built site (`TUTORIAL_FAST=1 make book`; .ci/run builds it first and sets TUTORIAL_REQUIRE_BOOK=1)
@@ -204,3 +205,54 @@ def test_search_finds_elbo(browser_page, site_url):
 
     _guard(page, search)
     _shoot(page, "book_search.png", full_page=False)
+
+
+# The lesson whose formulas are checked (the most mathematics); the first lesson if it is gone.
+MATH_NOTEBOOK = "01_latent_variables_and_the_elbo"
+RAW_TEX = r"""() => {
+    const walker = document.createTreeWalker(document.querySelector('article') || document.body,
+                                             NodeFilter.SHOW_TEXT);
+    const raw = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const parent = node.parentElement;
+        if (parent.closest('mjx-container, script, style, pre, code, .highlight')) continue;
+        if (parent.offsetParent === null && getComputedStyle(parent).position !== 'fixed') continue;  // hidden
+        const text = node.textContent;
+        if (text.includes('\\(') || text.includes('\\[') || text.includes('$$')) raw.push(text.trim().slice(0, 80));
+    }
+    return raw;
+}"""
+
+
+def test_formulas_render_offline(browser_page, site_url):
+    """MathJax comes from the site (every request outside is refused) and typesets every formula of a lesson."""
+    page = browser_page
+    lessons = [name.removesuffix(".ipynb") for name in _lesson_order()]
+    lesson = MATH_NOTEBOOK if MATH_NOTEBOOK in lessons else lessons[0]
+    page.outside_requests.clear()
+    page.goto(f"{site_url}/notebooks/{lesson}.html", wait_until="load", timeout=60_000)
+
+    def check():
+        formulas = page.locator("article .math").count()
+        assert formulas >= 5, f"{lesson}.html has only {formulas} formulas"
+        try:
+            page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                   timeout=30_000)
+        except Exception:
+            refused = [url for kind, url in page.outside_requests if kind == "script"]
+            raise AssertionError(f"MathJax did not start on {lesson}.html (scripts refused because they are not "
+                                 f"served by the site: {refused})") from None
+        page.evaluate("() => MathJax.startup.promise")
+        typeset = page.evaluate("""() => [...document.querySelectorAll('article .math')]
+            .filter(el => el.querySelector('mjx-container')).length""")
+        assert typeset == formulas, f"MathJax typeset {typeset} of the {formulas} formulas of {lesson}.html"
+        raw = page.evaluate(RAW_TEX)
+        assert not raw, f"raw TeX visible on {lesson}.html: {raw[:5]}"
+        errors = page.locator("mjx-merror").count()
+        assert errors == 0, f"{errors} formulas of {lesson}.html show a MathJax error"
+        scripts = [url for kind, url in page.outside_requests if kind in ("script", "font", "stylesheet")]
+        assert not scripts, f"{lesson}.html wants scripts, fonts or styles from outside: {scripts}"
+
+    _guard(page, check)
+    page.locator("article mjx-container").first.scroll_into_view_if_needed()
+    _shoot(page, "book_math.png", full_page=False)

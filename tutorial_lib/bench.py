@@ -4,6 +4,7 @@
     python -m tutorial_lib.bench gan2d      # benchmarks/gan2d.py: notebook 05's table at full length
     python -m tutorial_lib.bench compare    # benchmarks/compare.py: notebooks 06 and 08: the tables, sample grids
     python -m tutorial_lib.bench stacked    # benchmarks/stacked.py: notebook 09's Stacked MNIST table (1,000 modes)
+    python -m tutorial_lib.bench notebooks  # benchmarks/notebooks.py: each notebook's time and peak memory
     python -m tutorial_lib.bench gan2d --quick    # options go to the script (--help lists them)
 
 Each writes its JSON (and figures) to ``benchmarks/results/`` with the hardware it ran on.
@@ -14,7 +15,8 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHMARKS = {"vae": "vae.py", "gan2d": "gan2d.py", "compare": "compare.py", "stacked": "stacked.py"}
+BENCHMARKS = {"vae": "vae.py", "gan2d": "gan2d.py", "compare": "compare.py", "stacked": "stacked.py",
+              "notebooks": "notebooks.py"}
 FOLDER = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
