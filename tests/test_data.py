@@ -148,6 +148,20 @@ def test_dataset_rejects_wrong_shapes():
         data.MNISTTensors(torch.zeros(3, 28, 28), torch.zeros(3))
 
 
+def test_ink_fraction_counts_pixels_strictly_brighter_than_the_threshold():
+    from tutorial_lib.checks import check_ink_fraction
+
+    images = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    images[0] = 0.5                                    # exactly the threshold: not ink
+    images[1, :, :7] = 1.0                             # a quarter of the rows white, the rest random
+    counted = torch.tensor([sum(v > 0.5 for v in image.flatten().tolist()) / 784 for image in images])
+    assert torch.allclose(data.ink_fraction(images), counted) and data.ink_fraction(images)[0] == 0
+    assert data.ink_fraction(torch.ones(2, 3, 4, 4), threshold=0.99).tolist() == [1.0, 1.0]
+    assert check_ink_fraction(data.ink_fraction) is True   # the fallback of notebook 00's exercise passes its check
+    with pytest.raises(ValueError, match="N x C x H x W"):
+        data.ink_fraction([0.3, 0.7])
+
+
 # ---------------------------------------------------------------- mnist_loader
 
 def test_loader_visits_every_image_once_per_epoch(mnist_available, test_set):

@@ -334,6 +334,13 @@ def grid(n, side=5, spacing=2.0, std=0.05, seed=None):
     return _mixture(n, centers, std, seed)
 
 
+def ink_fraction(images, threshold=0.5):
+    """The fraction of pixels brighter than `threshold` in each image: images N x C x H x W -> (N,)."""
+    if not isinstance(images, torch.Tensor) or images.dim() < 2:
+        raise ValueError(f"expected a batch of images N x C x H x W, got "
+                         f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
+    return (images > threshold).float().flatten(start_dim=1).mean(dim=1)
+
 
 # ---- Stacked MNIST (Metz et al. 2017; Srivastava et al. 2017; Lin et al. 2018): three digits as three channels ----
 
