@@ -1,15 +1,19 @@
 """Notebook 09's table: mode collapse on Stacked MNIST (1,000 modes), the VAE against the DCGAN and its remedies, with
 the standard discriminator and a weak one, beside PacGAN's published rows (Lin et al. 2018, Tables 2 and 3).
 
-Every row trains the course's shared networks with three channels (`ROWS`, `SETTINGS`): the DCGAN generator of
-notebooks 04 and 06 (`gan.DCGANGenerator(64, 32, image_channels=3)`) against a `gan.DCGANDiscriminator` of width 32
-(standard) or `WEAK_WIDTH` (weak: a quarter of the generator's filters, the sense of PacGAN's and Unrolled GAN's
-"D = 1/4 G"), and the conv VAE whose decoder is that same generator. Each run trains on fresh Stacked MNIST batches
-(`data.StackedMNISTLoader`, training split), then its last generator is scored by the published protocol on 26,000
-samples (`metrics.stacked_modes`: modes covered and KL(mode histogram || uniform)), with the confident-only counts
-beside them; the VAE is also scored on its reconstructions of 26,000 stacked test digits (as blurry as its samples,
-so the two compare at equal blur). The curve of modes covered against steps is measured at `CURVE` fractions of each
-run (off the clock).
+Every row trains notebook 06's shared network (`gan.SHARED_NETWORK`) with three channels (`ROWS`, `SETTINGS`): its
+DCGAN generator (`gan.DCGANGenerator(**gan.SHARED_NETWORK, image_channels=3)`) against a `gan.DCGANDiscriminator` of
+width 32 (standard, notebook 06's) or `WEAK_WIDTH` (weak: a quarter of the discriminator's filters, the sense of
+PacGAN's and Unrolled GAN's "D = 1/4 G"), and the conv VAE whose decoder is that same generator. (A quarter of the
+generator's *parameters* cannot be the weak setting here: the standard discriminator already has about 13 % of
+them, most of the generator's weights sitting in its first, linear layer; `networks()` records the counts.)
+
+Each run trains on fresh Stacked MNIST batches (`data.StackedMNISTLoader`, training split), then its last generator
+is scored by the published protocol on 26,000 samples (`metrics.stacked_modes`: modes covered and KL(mode histogram
+|| uniform)), with the confident-only counts beside them; the VAE is also scored on its reconstructions of 26,000
+stacked test digits (as blurry as its samples, so the two compare at equal blur). The curve of modes covered
+against steps is measured at `CURVE` fractions of each run (--curve; off the clock, but each point costs about as
+much CPU time as the final score).
 
 Equal training time: first each (row, setting)'s CPU time per generator step (per VAE step) is measured on one
 thread, the least of --timing-repeats runs of --timing-steps steps in interleaved rounds; the budget
@@ -21,6 +25,10 @@ is single-threaded and seeded).
     .venv/bin/python -m tutorial_lib.bench stacked --quick          # smoke run: 1 seed, 100 steps, 2,600 samples
     .venv/bin/python -m tutorial_lib.bench stacked --rows dcgan pacgan4 --settings weak --seeds 0 1 2
     .venv/bin/python -m tutorial_lib.bench stacked --steps-from benchmarks/results/stacked_mnist.json
+    # a reduced table (about 22 minutes on 2 quiet cores): DCGAN vs PacGAN4 in both settings, one seed, the full
+    # budget per run, the curve at half of each run only (each point scores 26,000 samples, about a minute)
+    .venv/bin/python -m tutorial_lib.bench stacked --rows dcgan pacgan4 --settings standard weak --seeds 0 \
+        --curve 0.5 --out benchmarks/results/stacked_mnist.json
 
 `--workers` runs that many in parallel processes (default 2, one per core of a 2-core CPU, one thread each), which
 does not change the numbers, only the wall time. Writes benchmarks/results/stacked_mnist.json after every run
@@ -44,16 +52,17 @@ sys.path.insert(0, str(ROOT))
 from tutorial_lib import train  # noqa: E402
 from tutorial_lib.bench import cpu_name, load_average, write_json  # noqa: E402
 from tutorial_lib.data import StackedMNISTLoader, stacked_mnist  # noqa: E402
-from tutorial_lib.gan import DCGANDiscriminator, DCGANGenerator  # noqa: E402
+from tutorial_lib.gan import SHARED_NETWORK, DCGANDiscriminator, DCGANGenerator  # noqa: E402
 from tutorial_lib.metrics import stacked_modes  # noqa: E402
 from tutorial_lib.plotting import table_markdown  # noqa: E402
+from tutorial_lib.pretrained import OPTIMIZER  # noqa: E402
 from tutorial_lib.runtime import exit_with_parent, seed_everything  # noqa: E402
 from tutorial_lib.stabilize import steps_for_budget  # noqa: E402
 from tutorial_lib.vae import VAE  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-#: The shared networks: notebook 06's generator (= the VAE's decoder) with three channels.
-NETWORK = dict(latent_dim=64, width=32, image_channels=3)
+#: The shared network: notebook 06's generator (= the VAE's decoder) with three channels.
+NETWORK = {**SHARED_NETWORK, "image_channels": 3}
 #: The weak discriminator's width: a quarter of the generator's (PacGAN's and Unrolled GAN's "D = 1/4 G" setting,
 #: whose code gives the discriminator a quarter of the generator's filters).
 WEAK_WIDTH = 8
@@ -69,10 +78,10 @@ COMMON = dict(loss="nonsaturating", lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999), ba
 #:   (Gulrajani et al. 2017, their image recipe);
 #: - sn-hinge: spectral normalization on the discriminator with the hinge loss, at Miyato et al. 2018's DCGAN-style
 #:   setting (Adam 2e-4, betas (0.5, 0.999), one discriminator step);
-#: - vae: the conv VAE of notebook 06, whose decoder is the generator above (Adam 1e-3, batch 64). It has no
-#:   discriminator, so it has one row, in the standard setting.
+#: - vae: the conv VAE of notebook 06, whose decoder is the generator above, with notebook 06's optimizer (Adam 5e-4,
+#:   betas (0.5, 0.999), batch 64). It has no discriminator, so it has one row, in the standard setting.
 ROWS = {
-    "vae": dict(kind="vae", lr=1e-3, batch_size=64),
+    "vae": dict(kind="vae", lr=OPTIMIZER["lr"], betas=tuple(OPTIMIZER["betas"]), batch_size=64),
     "dcgan": dict(kind="gan", recipe={}),
     "pacgan2": dict(kind="gan", recipe=dict(pack=2, batch_size=128)),
     "pacgan4": dict(kind="gan", recipe=dict(pack=4, batch_size=256)),
@@ -115,7 +124,7 @@ def gan_recipe(row):
 def build(row, setting):
     """The row's networks, freshly initialized from the current seed: (model, discriminator or None)."""
     if ROWS[row]["kind"] == "vae":
-        return VAE(NETWORK["latent_dim"], arch="conv", channels=NETWORK["width"],
+        return VAE(NETWORK["latent_dim"], arch="conv", channels=NETWORK["width"], depth=NETWORK["depth"],
                    image_channels=NETWORK["image_channels"]), None
     generator = DCGANGenerator(**NETWORK)
     discriminator = DCGANDiscriminator(width=SETTINGS[setting]["width"], pack=gan_recipe(row).get("pack", 1),
@@ -131,16 +140,6 @@ def networks():
             "discriminators": {name: {**cfg, "parameters": parameters(
                 DCGANDiscriminator(image_channels=NETWORK["image_channels"], **cfg))} for name, cfg in SETTINGS.items()},
             "vae": {"parameters": parameters(build("vae", "standard")[0])}}
-
-
-def _train_gan(generator, discriminator, loader, fields, steps, callback):
-    """train.train_gan with the row's recipe (`fields`: GANRecipe's fields)."""
-    recipe = getattr(train, "GANRecipe", None)
-    if recipe is not None:
-        return train.train_gan(generator, discriminator, loader, recipe(**fields), steps=steps, device="cpu",
-                               callback=callback, every=1)
-    return train.train_gan(generator, discriminator, loader, steps=steps, device="cpu", callback=callback, every=1,
-                           **fields)
 
 
 @torch.no_grad()
@@ -181,11 +180,12 @@ def run(row, setting, seed, steps, n_eval=N_EVAL, curve=CURVE, timing=False):
         epoch = 100 if steps % 100 == 0 else steps  # curve points are whole epochs of 100 steps
         at = sorted({max(epoch, s // epoch * epoch) for s in at} - {steps})
         loader = StackedMNISTLoader(batch, seed=seed, batches=epoch)
-        train.train_vae(model, loader, epochs=steps // epoch, lr=spec["lr"], device="cpu",
+        train.train_vae(model, loader, epochs=steps // epoch, lr=spec["lr"], betas=spec["betas"], device="cpu",
                         callback=lambda m, history: measure(history.steps, m))
     else:
         loader = StackedMNISTLoader(batch, seed=seed, batches=10**9)
-        _train_gan(model, discriminator, loader, gan_recipe(row), steps, lambda step, g, d: measure(step, g))
+        train.train_gan(model, discriminator, loader, train.GANRecipe(**gan_recipe(row)), steps=steps, device="cpu",
+                        callback=lambda step, g, d: measure(step, g), every=1)
     seconds = time.perf_counter() - wall - off_clock[0]
     cpu_seconds = time.process_time() - cpu - off_clock[1]
     result = {"row": row, "setting": setting, "seed": seed, "steps": steps, "seconds": seconds,
@@ -242,6 +242,8 @@ def main():
     parser.add_argument("--timing-repeats", type=int, default=2,
                         help="interleaved rounds of timing runs (each row's least time counts)")
     parser.add_argument("--n-eval", type=int, default=N_EVAL, help="samples scored per run (the protocol: 26,000)")
+    parser.add_argument("--curve", nargs="*", type=float, default=[f for f in CURVE if f < 1],
+                        help="fractions of each run (in (0, 1)) where the modes are also counted, for the curve")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: seed 0, 100 steps, 2,600 samples, written to build/ unless --out")
@@ -249,6 +251,10 @@ def main():
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.steps, args.steps_from, args.n_eval = [0], args.steps or 100, None, 2_600
+    if not all(0 < f < 1 for f in args.curve):
+        parser.error(f"--curve takes fractions of a run between 0 and 1 (the final score is always taken), got "
+                     f"{args.curve}")
+    curve = tuple(sorted(set(args.curve))) + (1.0,)
     out = Path(args.out or (ROOT / "build" / "stacked_mnist-quick.json" if args.quick
                             else RESULTS / "stacked_mnist.json"))
     cells = [(row, setting) for row in args.rows for setting in args.settings
@@ -300,7 +306,7 @@ def main():
                 ">= 0.9) and their share; standard and weak discriminator; the VAE also on its reconstructions",
         "mode": "quick" if args.quick else "full",
         "n_eval": args.n_eval, "seeds": args.seeds, "budget": budget, "networks": networks(),
-        "real_test_digits": score(real), "curve_fractions": list(CURVE), "published": PUBLISHED,
+        "real_test_digits": score(real), "curve_fractions": list(curve), "published": PUBLISHED,
         "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
                      "python": platform.python_version(), "threads_per_run": 1, "parallel_runs": args.workers,
                      "device": "cpu"},
@@ -328,7 +334,7 @@ def main():
               f"{result['seconds']:6.1f} s | {result['modes']:4d} modes, KL {result['kl']:.3f} | confident: "
               f"{result['modes_confident']:4d} modes, {result['share_confident']:.1%} of samples", flush=True)
 
-    jobs = [(*cell, seed, rows[names[cell]]["steps"], args.n_eval) for seed in args.seeds for cell in cells]
+    jobs = [(*cell, seed, rows[names[cell]]["steps"], args.n_eval, curve) for seed in args.seeds for cell in cells]
     run_all(jobs, args.workers, on_result)
     save(final=True)
     print(table_markdown({name: {"steps": row["steps"], **{k: v for k, v in mean_scores(

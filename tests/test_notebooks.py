@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SYLLABUS = ["00_setup_and_data", "01_latent_variables_and_the_elbo", "02_building_a_vae", "03_the_gan_objective",
             "04_building_a_gan", "05_stabilizing_gans", "06_comparing_vaes_and_gans", "07_divergences",
-            "08_conditional_and_hybrid_models"]
+            "08_conditional_and_hybrid_models", "09_stacked_mnist"]
 
 
 def test_there_are_notebooks_and_they_follow_the_syllabus():

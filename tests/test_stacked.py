@@ -262,13 +262,14 @@ def test_benchmark_smoke_run_writes_every_row_and_the_published_ones(tmp_path, m
     out = tmp_path / "stacked.json"
     result = subprocess.run([sys.executable, "-m", "tutorial_lib.bench", "stacked", "--rows", "vae", "dcgan",
                              "--settings", "standard", "weak", "--seeds", "0", "--workers", "1", "--budget-seconds",
-                             "0.5", "--timing-steps", "2", "--timing-repeats", "1", "--n-eval", "300", "--out", str(out)],
+                             "0.5", "--timing-steps", "2", "--timing-repeats", "1", "--n-eval", "300", "--curve", "0.5",
+                             "--out", str(out)],
                             capture_output=True, text=True, timeout=1200, cwd=ROOT,
                             env={**os.environ, "CI": "true", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["complete"] and report["seeds"] == [0] and report["n_eval"] == 300
-    assert report["budget"]["seconds_per_run"] == 0.5
+    assert report["budget"]["seconds_per_run"] == 0.5 and report["curve_fractions"] == [0.5, 1.0]
     assert set(report["rows"]) == {"vae / standard", "dcgan / standard", "dcgan / weak"}  # the VAE has no weak row
     networks = report["networks"]
     assert networks["discriminators"]["weak"]["parameters"] < networks["discriminators"]["standard"]["parameters"]
@@ -277,9 +278,12 @@ def test_benchmark_smoke_run_writes_every_row_and_the_published_ones(tmp_path, m
         (run,) = row["runs"]
         assert run["steps"] == row["steps"] and run["curve"][-1]["step"] == row["steps"]
         assert [point["step"] for point in run["curve"]] == sorted({point["step"] for point in run["curve"]})
+        assert 1 <= len(run["curve"]) <= 2  # the point at half the run (merged with the end in a very short run)
         assert 1 <= run["modes"] <= 300 and row["mean"]["modes"] == run["modes"]
         assert 0 <= run["kl"] <= math.log(1000) + 1e-9 and 0 <= run["share_confident"] <= 1
     assert "reconstructions" in report["rows"]["vae / standard"]["runs"][0]
+    assert report["rows"]["vae / standard"]["recipe"]["lr"] == 5e-4  # notebook 06's optimizer
+    assert report["networks"]["generator"]["config"]["depth"] == 2  # notebook 06's shared network
     assert report["rows"]["dcgan / weak"]["recipe"]["lr_g"] == 2e-4
     assert report["rows"]["dcgan / weak"]["discriminator"]["width"] < report["rows"]["dcgan / standard"][
         "discriminator"]["width"]
@@ -287,3 +291,11 @@ def test_benchmark_smoke_run_writes_every_row_and_the_published_ones(tmp_path, m
     # 300 real stacked digits: 1,000 (1 - 0.999^300) = 259 distinct modes expected; the 300 x 299 / 2 / 1,000 = 45
     # colliding pairs are about Poisson, sd about 7: 6 sd below the mean is 217
     assert report["real_test_digits"]["modes"] >= 217
+
+
+@pytest.mark.parametrize("arguments, match", [(["--curve", "1.5"], "between 0 and 1"),
+                                              (["--rows", "vae", "--settings", "weak"], "only the standard setting")])
+def test_benchmark_refuses_bad_options_with_a_clear_message(arguments, match):
+    result = subprocess.run([sys.executable, "-m", "tutorial_lib.bench", "stacked", *arguments, "--out", "/nonexistent"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert result.returncode == 2 and match in result.stderr, result.stderr[-2000:]
