@@ -59,3 +59,43 @@ def test_readme_syllabus_lists_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for path in NOTEBOOKS:
         assert f"notebooks/{path.name}" in readme, f"README's syllabus table does not link {path.name}"
+
+
+EXERCISE = re.compile(r"^###\s+Exercise(\s*\(on paper\))?:\s*(.+?)\s*$", re.M)
+
+
+def _exercises(path):
+    """[(title, on_paper)] of a notebook's exercises, and the checkers its code cells call."""
+    nb = nbformat.read(path, as_version=4)
+    found = [(title, bool(paper)) for cell in nb.cells if cell.cell_type == "markdown"
+             for paper, title in EXERCISE.findall(cell.source)]
+    checkers = {name for cell in nb.cells if cell.cell_type == "code"
+                for name in re.findall(r"^(check_\w+)\(", cell.source, re.M)}
+    return found, checkers
+
+
+def _flat(text):
+    return " ".join(text.split())
+
+
+def test_readme_and_teachers_guide_list_every_exercise():
+    readme = (ROOT / "README.md").read_text()
+    section = _flat(readme.split("<!-- teachers:start -->")[1].split("<!-- teachers:end -->")[0])
+    guide = _flat((ROOT / "docs" / "teachers.md").read_text())
+    code = paper = 0
+    for path in NOTEBOOKS:
+        found, checkers = _exercises(path)
+        code += sum(not on_paper for _, on_paper in found)
+        paper += sum(on_paper for _, on_paper in found)
+        number = path.stem[:2]
+        line = re.search(rf"- {number}: (.*?)(?= - \d\d: | The full guide|$)", section)
+        row = re.search(rf"\| {number} [^|]*\| ([^|]*) \|", guide)
+        assert line and row, f"the README's exercise list or docs/teachers.md's table has no entry for {path.name}"
+        for title, _ in found:
+            assert _flat(title) in line.group(1), f"README: exercise '{title}' of {path.name} is not listed"
+            assert _flat(title) in row.group(1), f"docs/teachers.md: exercise '{title}' of {path.name} is not listed"
+        for name in checkers:
+            assert f"`{name}`" in line.group(1) and f"`{name}`" in row.group(1), f"{name} of {path.name} not listed"
+    total = code + paper
+    assert f"The {total} exercises" in section and f"{code} in code" in section and f"{paper} proofs" in section
+    assert f"There are {total} exercises: {code} in code" in guide and f"{paper} proofs" in guide
