@@ -52,16 +52,17 @@ def test_sharpness_matches_scipy_laplace_and_drops_with_blur(test_images):
         metrics.sharpness(sample.view(20, 784))
 
 
-def test_nearest_neighbours_matches_a_loop():
+@pytest.mark.parametrize("pool_block", [10_000, 64, 1])  # the pool searched whole, in blocks, one row at a time
+def test_nearest_neighbours_matches_a_loop(pool_block):
     g = torch.Generator().manual_seed(0)
     pool, queries = torch.rand(300, 1, 4, 4, generator=g), torch.rand(17, 1, 4, 4, generator=g)
-    distances, indices = metrics.nearest_neighbours(queries, pool, batch_size=5)
+    distances, indices = metrics.nearest_neighbours(queries, pool, batch_size=5, pool_block=pool_block)
     for q, d, j in zip(queries, distances, indices):
         # The reference in float64, one item at a time: 16 squared differences of numbers in [0, 1] sum with a
         # relative rounding error below 16 * 2**-53, far inside rel=1e-12.
         brute = [float(((q.double() - p.double()) ** 2).sum().sqrt()) for p in pool]
         assert int(j) == int(np.argmin(brute)) and float(d) == pytest.approx(min(brute), rel=1e-12)
-    d, j = metrics.nearest_neighbours(pool[[7, 42]], pool)
+    d, j = metrics.nearest_neighbours(pool[[7, 42]], pool, pool_block=pool_block)
     assert j.tolist() == [7, 42] and d.tolist() == [0.0, 0.0]  # a copied item finds itself, exactly: a - a = 0
 
 
@@ -71,7 +72,7 @@ def test_nearest_neighbours_finds_exact_copies_of_digit_like_images_at_zero():
     g = torch.Generator().manual_seed(1)
     pool = (torch.rand(500, 1, 28, 28, generator=g) * 1.6 - 0.3).clamp(0, 1)
     queries = torch.cat([pool[[3, 250, 499]], pool[[10]] + 0.5 / 784])  # three copies, one shifted item
-    d, j = metrics.nearest_neighbours(queries.clamp(0, 1), pool, batch_size=2)
+    d, j = metrics.nearest_neighbours(queries.clamp(0, 1), pool, batch_size=2, pool_block=128)
     assert j[:3].tolist() == [3, 250, 499] and d[:3].tolist() == [0.0, 0.0, 0.0]
     assert int(j[3]) == 10 and float(d[3]) > 0
     with pytest.raises(ValueError, match="same size"):

@@ -270,7 +270,9 @@ def _layer_signature(module):
 
 
 def _max_rows(n_images):
-    return max(1, 20_000 // max(n_images, 1))
+    """Samples per image decoded at once by `iwae_bound`: about 5,000 decoder rows per chunk (a conv decoder's
+    activations for 5,000 rows take a few hundred MB)."""
+    return max(1, 5_000 // max(n_images, 1))
 
 
 def iwae_bound(model, x, k):
