@@ -47,12 +47,16 @@ CONSTANTS = {
                      "share of a Gaussian 4 times too wide within 3 sigma of its mode, derived in the text"),
     ("05", "7.6"): ("100 * 8 * 4 * math.asin(0.015) / (2 * math.pi)",
                     "share of the uniform circle within 3 sigma of one of the 8 modes, derived in the text"),
+    ("*", "0.999"): ("0.999", "a recipe's constant: Adam's beta_2 (Radford et al.'s betas (0.5, 0.999)), the EMA decay"),
+    ("06", "250"): ("250", "an exercise's suggested sample size"),
+    ("09", "45"): ("math.sqrt(2 * 999)", "standard deviation of a chi-square with 999 degrees of freedom"),
+    ("09", "26"): ("26", "the published protocol's N = 26,000, written 26{,}000 in LaTeX"),
+    ("09", "6.91"): ("math.log(1000)", "log 1000: the KL to uniform of one mode among 1,000, in nats"),
+    ("09", "2.30"): ("math.log(10)", "log 10: the KL to uniform of 100 equally likely modes among 1,000, in nats"),
+    ("09", "25"): ("25", "the 5 x 5 grid of Gaussians of notebook 05"),
 }
 # Published numbers from papers: (where, number as written) -> the citation it comes from.
-PUBLISHED = {
-    ("README", "3,280"): "Burda, Grosse & Salakhutdinov (2016), Importance Weighted Autoencoders: "
-                         "trained for 3,280 passes over the data (sum of 3^i, i = 0..7)",
-}
+PUBLISHED = {}
 
 YEAR = re.compile(r"(19|20)\d\d")
 NUMBER = re.compile(r"(?<![\w.\\])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?(?:[eE][-−+]?\d+)?(?![\w.]*\d)")
