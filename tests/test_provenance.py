@@ -49,6 +49,7 @@ CONSTANTS = {
                     "share of the uniform circle within 3 sigma of one of the 8 modes, derived in the text"),
     ("*", "0.999"): ("0.999", "a recipe's constant: Adam's beta_2 (Radford et al.'s betas (0.5, 0.999)), the EMA decay"),
     ("06", "250"): ("250", "an exercise's suggested sample size"),
+    ("ap", "2.5"): ("100 * 0.025", "metrics.sample_quality's threshold: a digit counts with at least 2.5 % of the labels"),
     ("09", "45"): ("math.sqrt(2 * 999)", "standard deviation of a chi-square with 999 degrees of freedom"),
     ("09", "26"): ("26", "the published protocol's N = 26,000, written 26{,}000 in LaTeX"),
     ("09", "6.91"): ("math.log(1000)", "log 1000: the KL to uniform of one mode among 1,000, in nats"),
