@@ -18,6 +18,7 @@ Linux or macOS (os.wait4). Run it on a quiet machine: other work slows the noteb
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import signal
@@ -160,6 +161,16 @@ def rows(report):
     """[(notebook, minutes of wall time, minutes of CPU time, peak memory in GB, ok)], one per notebook."""
     return [(name, entry["wall_min"], entry["cpu_min"], entry["peak_rss_gb"], entry["ok"])
             for name, entry in report["notebooks"].items()]
+
+
+def minutes(entry):
+    """The full-mode time a header and the README quote: the measured wall time in whole minutes (at least 1)."""
+    return max(1, math.floor(entry["wall_min"] + 0.5))
+
+
+def readme_cell(entry):
+    """What the README's syllabus says of a notebook's full mode: "7 min, 1.5 GB" (time as `minutes`, peak memory)."""
+    return f"{minutes(entry)} min, {entry['peak_rss_gb']:.1f} GB"
 
 
 def table(report):

@@ -18,7 +18,10 @@
    an unknown reference, a malformed page) fails the build, and so does a cell error.
    Notebooks are executed through jupyter-cache, one cache per mode (build/book/jupyter_cache-<mode>):
    a notebook whose code cells did not change is not executed again. The cache keys on the code only, so after
-   changing tutorial_lib run with --rerun (or delete the cache) to execute everything again.
+   changing tutorial_lib run with --rerun (or delete the cache) to execute everything again. In fast mode on 2 or
+   more cores the notebooks are executed ahead into that cache two at a time (`execute_ahead`; a notebook that
+   loads the learner's saved models after those that save them); full mode runs them one by one, so that the
+   times its cells print are those of a notebook alone on the machine.
    Widgets become static snapshots (book/static_widgets.py).
 """
 import argparse
@@ -250,6 +253,76 @@ def kernel_environment(mode):
         os.environ.pop("TUTORIAL_FAST", None)
 
 
+def execution_order(paths):
+    """`paths` as waves that may run at the same time: a notebook that loads the learner's saved models
+    (`load_yours`) comes after every notebook that saves them (`save_yours`), as it does when they run in order."""
+    text = {p: Path(p).read_text(encoding="utf-8") for p in paths}
+    first = [p for p in paths if "load_yours(" not in text[p]]
+    later = [p for p in paths if "load_yours(" in text[p]]
+    return [wave for wave in (first, later) if wave]
+
+
+def _execute(path, timeout):
+    """Run one notebook as MyST-NB's cache mode does (in its folder); returns (path, executed notebook or None,
+    seconds). Runs in a thread: the kernel is a process of its own."""
+    import nbformat
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    notebook = nbformat.read(path, as_version=4)
+    result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+                                 meta_override=True)
+    return path, (None if result.err is not None else notebook), result.time
+
+
+def execute_ahead(paths, cache_path, timeout, workers):
+    """Execute the notebooks of `paths` that the cache lacks, `workers` at a time, and store them in the
+    jupyter-cache at `cache_path` as MyST-NB does; Sphinx then takes their outputs from the cache. A notebook that
+    fails is not stored: Sphinx executes it again and reports its failing cell. Returns the seconds it took."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+    from contextlib import suppress
+
+    import nbformat
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    started = time.monotonic()
+    cache = get_cache(str(cache_path))
+    todo = []
+    for path in paths:
+        with suppress(KeyError):
+            cache.match_cache_notebook(nbformat.read(path, as_version=4))
+            continue  # executed before, code unchanged
+        todo.append(path)
+    if not todo:
+        return 0.0
+    # Each kernel gets its share of the cores: two kernels with two threads each would spin-wait on two cores.
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update({k: threads for k in saved})
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for wave in execution_order(todo):
+                for future in as_completed([pool.submit(_execute, str(p), timeout) for p in wave]):
+                    path, notebook, seconds = future.result()
+                    if notebook is None:
+                        print(f"{Path(path).name} failed when executed ahead: Sphinx runs it again below and "
+                              "reports the failing cell", flush=True)
+                        continue
+                    record = cache.add_nb_to_project(path)
+                    cache.cache_notebook_bundle(CacheBundleIn(notebook, record.uri,
+                                                              data={"execution_seconds": seconds}),
+                                                check_validity=False, overwrite=True)
+                    print(f"{Path(path).name}: executed in {seconds:.0f} s ({workers} at a time, {threads} "
+                          f"thread{'s' if threads != '1' else ''} each)", flush=True)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return time.monotonic() - started
+
+
 def build_site(src, html, doctrees):
     """Sphinx on the prepared sources in `src`, as `jupyter-book build -W -n --keep-going` (but into `html`);
     returns 0, or Sphinx's non-zero status (1 for an exception)."""
@@ -278,6 +351,14 @@ def build(mode, rerun=False):
     kernel_environment(mode)
     print(f"Building the course website in {mode} mode: {len(notebooks)} notebooks -> {HTML.relative_to(ROOT)}",
           flush=True)
+    workers = 2 if mode == "fast" and (os.cpu_count() or 1) >= 2 else 1
+    if workers > 1:  # fast mode (CI's check): two notebooks at a time; full mode keeps the timings a cell prints
+        import yaml
+
+        timeout = yaml.safe_load((SRC / "_config.yml").read_text(encoding="utf-8"))["execute"]["timeout"]
+        seconds = execute_ahead([SRC / "notebooks" / p.name for p in notebooks], OUT / f"jupyter_cache-{mode}",
+                                timeout, workers)
+        print(f"Executed the notebooks ahead, {workers} at a time, in {seconds:.0f} s", flush=True)
     status = build_site(SRC, HTML, OUT / f"doctrees-{mode}")
     seconds = time.monotonic() - started
     if status:

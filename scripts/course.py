@@ -17,6 +17,7 @@ manage yourself. --dry-run prints the commands instead of running them.
 Only the standard library is used here, so any Python 3.9+ can start it.
 """
 import argparse
+import importlib.util
 import os
 import shlex
 import subprocess
@@ -33,6 +34,11 @@ DEFAULT_PORT = 8888
 # that nbval starts inherit these.
 TEST_ENV = {"TUTORIAL_FAST": "1", "TUTORIAL_OFFLINE": "1", "TUTORIAL_CHECKS_STRICT": "1", "MPLBACKEND": "agg"}
 PYTEST_OPTIONS = ("--nbval-lax", "--nbval-current-env", "--durations=10", "-p", "no:cacheprovider")
+# Two pytest-xdist workers on a machine with 2 or more cores: the suite is mostly notebooks run in fast mode, and two
+# at a time keep both cores busy. conftest.py keeps what must stay together in one worker (a notebook's cells, the
+# runs that share its checkpoints, a test module) and gives each worker its share of the cores' threads.
+# TUTORIAL_TEST_WORKERS=1 runs everything in one process.
+WORKERS_VARIABLE = "TUTORIAL_TEST_WORKERS"
 
 
 def venv_python(venv=VENV, windows=os.name == "nt"):
@@ -67,8 +73,30 @@ def lab_command(py, port=DEFAULT_PORT):
     return command
 
 
-def test_command(py, paths=()):
-    return [py, "-m", "pytest", *(paths or DEFAULT_TESTS), *PYTEST_OPTIONS]
+def test_workers(environ=None, cpus=None):
+    """How many processes `test` runs the tests in: TUTORIAL_TEST_WORKERS when set, else 2 with 2 or more cores."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(WORKERS_VARIABLE, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            sys.exit(f"error: {WORKERS_VARIABLE}={value!r}: give a whole number of processes, at least 1 "
+                     f"(1 runs the tests in one process; unset it for 2 on a machine with 2 or more cores)")
+        return int(value)
+    cpus = os.cpu_count() if cpus is None else cpus
+    return 2 if (cpus or 1) >= 2 else 1
+
+
+def has_xdist(py):
+    """True when the interpreter `py` can import pytest-xdist (.venv always can: requirements.txt pins it)."""
+    if Path(py).resolve() == Path(sys.executable).resolve():
+        return importlib.util.find_spec("xdist") is not None
+    return (ROOT / py).exists() and subprocess.run([str(ROOT / py), "-c", "import xdist"],
+                                                   capture_output=True).returncode == 0
+
+
+def test_command(py, paths=(), workers=1):
+    parallel = ("-n", str(workers), "--dist", "loadgroup") if workers > 1 else ()
+    return [py, "-m", "pytest", *(paths or DEFAULT_TESTS), *PYTEST_OPTIONS, *parallel]
 
 
 def book_command(py, rerun=False):
@@ -141,7 +169,12 @@ def main(argv=None):
     if args.command == "lab":
         run(lab_command(py, args.port), args.dry_run)
     elif args.command == "test":
-        run(test_command(py, args.paths), args.dry_run, env=TEST_ENV)
+        workers = test_workers()
+        if workers > 1 and not args.dry_run and not has_xdist(py):
+            print(f"Note: pytest-xdist is not installed in {py}: the tests run in one process (slower). "
+                  f"`pip install pytest-xdist` runs them on {workers} cores.")
+            workers = 1
+        run(test_command(py, args.paths, workers), args.dry_run, env=TEST_ENV)
     elif args.command == "book":
         run(book_command(py, args.rerun), args.dry_run)
     return 0

@@ -7,7 +7,6 @@ header's "about N min in full mode" is the measured wall time rounded to whole m
 """
 import importlib.util
 import json
-import math
 import re
 from pathlib import Path
 
@@ -132,7 +131,26 @@ def test_headers_quote_the_measured_full_mode_time():
     for name, entry in _measured().items():
         header = nbformat.read(bench_notebooks.NOTEBOOKS / name, as_version=4).cells[0].source
         quoted = re.search(r"about (\d+) min in full mode", header)
-        expected = max(1, math.floor(entry["wall_min"] + 0.5))
+        expected = bench_notebooks.minutes(entry)
         if not quoted or int(quoted.group(1)) != expected:
             wrong[name] = f"header says {quoted.group(0) if quoted else 'nothing'}; measured {entry['wall_min']} min"
     assert not wrong, f"header times differ from notebooks.json (rounded to whole minutes): {wrong}"
+
+
+def test_the_readme_quotes_the_measured_time_and_memory():
+    """The syllabus's last column: "<full-mode minutes> min, <peak GB> GB / <fast-mode estimate>", from the file."""
+    measured = _measured()
+    readme = (ROOT / "README.md").read_text()
+    syllabus = readme.split("<!-- syllabus:start -->")[1].split("<!-- syllabus:end -->")[0]
+    rows = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\| (\d\d) \|.*\| ([^|]+) \|$", syllabus, re.M)}
+    wrong = {}
+    for name, entry in measured.items():
+        quoted = rows.get(name[:2], "").split(" / ")[0]
+        if quoted != bench_notebooks.readme_cell(entry):
+            wrong[name] = f"README says {quoted!r}; notebooks.json gives {bench_notebooks.readme_cell(entry)!r}"
+    assert not wrong, wrong
+
+
+def test_minutes_round_half_up_and_never_say_zero():
+    assert [bench_notebooks.minutes({"wall_min": w}) for w in (0.1, 0.49, 1.49, 1.5, 7.35, 9.5)] == [1, 1, 1, 2, 7, 10]
+    assert bench_notebooks.readme_cell({"wall_min": 7.35, "peak_rss_gb": 1.4789}) == "7 min, 1.5 GB"

@@ -246,6 +246,42 @@ def _mathjax_scripts(page_html):
     return [src for src in re.findall(r'<script[^>]*\ssrc="([^"]+)"', page_html) if "mathjax" in src.lower()]
 
 
+def test_notebooks_that_load_the_learners_models_run_after_those_that_save_them(tmp_path):
+    for name, source in (("a.ipynb", "save_yours('vae', m)"), ("b.ipynb", "x = 1"), ("c.ipynb", "load_yours('vae')")):
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        nbformat.write(nb, tmp_path / name)
+    paths = [tmp_path / n for n in ("a.ipynb", "b.ipynb", "c.ipynb")]
+    assert book.execution_order(paths) == [paths[:2], paths[2:]]
+    assert book.execution_order(paths[:2]) == [paths[:2]]
+    lessons = [ROOT / "notebooks" / p.name for p in NOTEBOOKS]
+    waves = book.execution_order(lessons)
+    assert [p.name[:2] for p in waves[-1]] == ["06"], "06 scores the models 02 and 04 save"
+
+
+def test_notebooks_executed_ahead_are_what_the_build_finds_in_the_cache(tmp_path):
+    """execute_ahead stores executed notebooks as MyST-NB's cache mode does: the same notebook then matches in the
+    cache with its outputs; a failing one is not stored (Sphinx runs it again and shows the error)."""
+    from jupyter_cache import get_cache
+
+    good, bad = tmp_path / "good.ipynb", tmp_path / "bad.ipynb"
+    for path, source in ((good, "print(6 * 7)"), (bad, "raise ValueError('boom')")):
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        nbformat.write(nb, path)
+    cache_path = tmp_path / "cache"
+    threads = os.environ.get("OMP_NUM_THREADS")
+    book.execute_ahead([good, bad], cache_path, timeout=120, workers=2)
+    assert os.environ.get("OMP_NUM_THREADS") == threads, "the kernels' thread setting must not leak into the build"
+    cache = get_cache(str(cache_path))
+    _, merged = cache.merge_match_into_notebook(nbformat.read(good, as_version=4))
+    assert merged.cells[0].outputs[0]["text"] == "42\n"
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(nbformat.read(bad, as_version=4))
+    assert book.execute_ahead([good], cache_path, timeout=120, workers=2) == 0.0, "cached: not executed again"
+
+
 def test_config_serves_mathjax_from_the_site():
     cfg = book.config("fast")
     assert "sphinx-mathjax-offline" in cfg["sphinx"]["extra_extensions"]

@@ -386,3 +386,28 @@ def test_dcgan_generator_depth_adds_3x3_convolutions_at_7_and_14_pixels(depth):
     assert DCGANGenerator(**g.config).config == g.config
     with pytest.raises(ValueError, match="depth must be 0, 1 or 2"):
         DCGANGenerator(depth=3)
+
+
+def test_sampling_in_chunks_gives_the_rows_of_one_pass(monkeypatch):
+    """sample() runs SAMPLE_ROWS rows per forward pass (memory); in eval mode that is the one-pass result, rows in
+    order, for a generator and for a VAE's decoder; the training mode comes back."""
+    from tutorial_lib import gan as gan_module
+    from tutorial_lib.vae import VAE
+
+    torch.manual_seed(0)
+    g = gan_module.DCGANGenerator(latent_dim=8, width=4)
+    vae_model = VAE(8, arch="conv", channels=4)
+    g.train(), vae_model.train()
+    whole = (g.sample(10, generator=torch.Generator().manual_seed(1)),
+             vae_model.sample(10, generator=torch.Generator().manual_seed(1)))
+    monkeypatch.setattr(gan_module, "SAMPLE_ROWS", 3)  # 10 rows: chunks of 3, 3, 3 and 1
+    chunked = (g.sample(10, generator=torch.Generator().manual_seed(1)),
+               vae_model.sample(10, generator=torch.Generator().manual_seed(1)))
+    for one, many in zip(whole, chunked):
+        assert many.shape == one.shape == (10, 1, 28, 28)
+        torch.testing.assert_close(many, one, rtol=1e-5, atol=1e-6)  # same rows; a conv may round by batch size
+    assert g.training and vae_model.training
+    z = torch.randn(10, 8, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        g.eval()
+        torch.testing.assert_close(chunked[0], g(z), rtol=1e-5, atol=1e-6)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 import tutorial_lib.checks
-from tutorial_lib import conditional, data, divergences, gan, metrics, modes, validate, vae
+from tutorial_lib import conditional, data, divergences, gan, metrics, modes, runtime, validate, vae
 
 #: module.qualname -> {parameter: default}, for every public function, class (its constructor or dataclass fields)
 #: and public method of tutorial_lib and tutorial_lib.checks that has defaults.
@@ -120,6 +120,7 @@ DEFAULTS = {
     'pretrained.generate': {'seed': 0, 'batch_size': 1000, 'labels': None},
     'pretrained.save_yours': {'info': None},
     'runtime.get_device': {'prefer': None},
+    'runtime.return_large_blocks': {'threshold': 4 * 2**20},
     'runtime.progress': {'iterable': None},
     'runtime.RunProgress': {'max_seconds': None, 'done_steps': 0, 'done_seconds': 0.0, 'desc': 'steps'},
     'runtime.RunProgress.fraction': {'elapsed': None},
@@ -271,6 +272,7 @@ def test_the_pins_see_a_changed_default(monkeypatch):
 def test_module_constants():
     assert modes.HIGH_QUALITY_STDS == 3.0 and metrics.HIGH_QUALITY_STDS is modes.HIGH_QUALITY_STDS
     assert validate.IMAGE_SHAPE == (1, 28, 28) and validate._RANGE_SLACK == 1e-5
+    assert runtime.MMAP_THRESHOLD == 4 * 2**20 and gan.SAMPLE_ROWS == 1_000
     assert metrics.MNISTClassifier.num_features == 128 and conditional.NUM_CLASSES == 10
     assert gan.SHARED_NETWORK == {"latent_dim": 64, "width": 32, "depth": 2}
     assert gan.LOSS_KINDS == ("minimax", "nonsaturating", "wasserstein", "hinge")

@@ -24,9 +24,13 @@ needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 posix_only = pytest.mark.skipif(os.name == "nt", reason="the stand-in interpreter is a shell script")
 
 
-def _dry_run(root, *args):
+def _dry_run(root, *args, workers="1"):
+    """The commands `course.py --dry-run args` prints, with TUTORIAL_TEST_WORKERS=workers (None: unset)."""
+    env = {k: v for k, v in os.environ.items() if k != "TUTORIAL_TEST_WORKERS"}
+    if workers is not None:
+        env["TUTORIAL_TEST_WORKERS"] = workers
     result = subprocess.run([sys.executable, str(root / "scripts" / "course.py"), "--dry-run", *args], cwd=root,
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     return [line[2:].split() for line in result.stdout.splitlines() if line.startswith("+ ")]
 
@@ -108,6 +112,42 @@ def test_commands_run_after_the_setup(scratch_repo):
     assert _dry_run(scratch_repo, "book")[4] == [".venv/bin/python", "scripts/book.py"]
 
 
+def test_tests_run_on_two_workers_when_there_are_two_cores(scratch_repo):
+    serial = _dry_run(scratch_repo, "test", "tests/test_data.py")[4]
+    assert "-n" not in serial and "--dist" not in serial
+    assert _dry_run(scratch_repo, "test", "tests/test_data.py", workers="2")[4] == serial + [
+        "-n", "2", "--dist", "loadgroup"]  # loadgroup: conftest.py keeps a notebook's cells in one worker
+    default = _dry_run(scratch_repo, "test", workers=None)[4]
+    two_cores = (os.cpu_count() or 1) >= 2
+    assert default[-4:] == ["-n", "2", "--dist", "loadgroup"] if two_cores else "-n" not in default
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_worker_count_is_refused_with_what_to_give(scratch_repo, value):
+    result = subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "--dry-run", "test"],
+                            cwd=scratch_repo, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TUTORIAL_TEST_WORKERS": value})
+    assert result.returncode != 0 and "TUTORIAL_TEST_WORKERS" in result.stderr and "at least 1" in result.stderr
+
+
+def test_worker_count_follows_the_cores():
+    course = _course_module()
+    assert course.test_workers(environ={}, cpus=1) == 1
+    assert course.test_workers(environ={}, cpus=2) == 2
+    assert course.test_workers(environ={}, cpus=64) == 2
+    assert course.test_workers(environ={}, cpus=None) in (1, 2)
+    assert course.test_workers(environ={"TUTORIAL_TEST_WORKERS": " 3 "}, cpus=1) == 3
+
+
+def _course_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("course_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_current_env_skips_the_setup(scratch_repo):
     assert _dry_run(scratch_repo, "--current-env", "book") == [[sys.executable, "scripts/book.py"]]
     assert _dry_run(scratch_repo, "--current-env", "test", "tests")[0][4:] == [
@@ -166,11 +206,34 @@ def test_test_command_reaches_pytest_with_the_test_environment(scratch_repo):
     (scratch_repo / ".venv" / ".installed").touch()
     later = time.time() + 10
     os.utime(scratch_repo / ".venv" / ".installed", (later, later))
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TUTORIAL_") and k != "MPLBACKEND"}
     subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "test", "tests/test_data.py"],
-                   cwd=scratch_repo, check=True, capture_output=True, timeout=60, env={
-                       k: v for k, v in os.environ.items() if not k.startswith("TUTORIAL_") and k != "MPLBACKEND"})
-    assert _calls(scratch_repo) == [["1", "1", "1", "agg", "-m", "pytest", "tests/test_data.py", "--nbval-lax",
-                                     "--nbval-current-env", "--durations=10", "-p", "no:cacheprovider"]]
+                   cwd=scratch_repo, check=True, capture_output=True, timeout=60,
+                   env={**clean, "TUTORIAL_TEST_WORKERS": "1"})
+    pytest_call = ["1", "1", "1", "agg", "-m", "pytest", "tests/test_data.py", "--nbval-lax", "--nbval-current-env",
+                   "--durations=10", "-p", "no:cacheprovider"]
+    assert _calls(scratch_repo) == [pytest_call]
+    # Two workers: first a look whether .venv has pytest-xdist (the stand-in says yes), then pytest with -n 2.
+    subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "test", "tests/test_data.py"],
+                   cwd=scratch_repo, check=True, capture_output=True, timeout=60,
+                   env={**clean, "TUTORIAL_TEST_WORKERS": "2"})
+    assert _calls(scratch_repo)[1:] == [["-c", "import", "xdist"],  # run without the test environment
+                                        pytest_call + ["-n", "2", "--dist", "loadgroup"]]
+
+
+@posix_only
+def test_without_xdist_the_tests_run_in_one_process(scratch_repo):
+    python = _fake_venv(scratch_repo)
+    python.write_text(f'#!/bin/sh\necho "$@" >> "{scratch_repo / "calls.log"}"\n[ "$1" = "-c" ] && exit 1\nexit 0\n')
+    (scratch_repo / ".venv" / ".installed").touch()
+    later = time.time() + 10
+    os.utime(scratch_repo / ".venv" / ".installed", (later, later))
+    result = subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "test", "tests/x.py"],
+                            cwd=scratch_repo, check=True, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "TUTORIAL_TEST_WORKERS": "2"})
+    assert "pytest-xdist is not installed" in result.stdout
+    assert _calls(scratch_repo)[-1][:4] == ["-m", "pytest", "tests/x.py", "--nbval-lax"]
+    assert "-n" not in _calls(scratch_repo)[-1]
 
 
 def test_script_needs_only_the_standard_library():

@@ -92,6 +92,38 @@ def test_there_are_exercises():
     assert set(WITH_EXERCISES) == set(headed)
 
 
+def _solution_lines(exercise):
+    """Lines of code in the solution's function and method bodies: no docstring, comment or blank line."""
+    lines = exercise.solution.splitlines()
+    found = []
+    for node in _functions(ast.parse(exercise.solution)).values():
+        first = node.body[0]
+        docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+            and isinstance(first.value.value, str)
+        for line in lines[(first.end_lineno if docstring else first.lineno - 1):node.end_lineno]:
+            if line.strip() and not line.strip().startswith("#"):
+                found.append(line.strip())
+    return found
+
+
+def test_most_exercises_are_substantive():
+    """Issue 20: at least 14 substantive exercises (a model, a loss, a training step or an algorithm: 4 or more lines
+    of code) and at most 8 one-liners (1 or 2 lines); a short function is shown in its lesson instead."""
+    size = {f"{e.notebook[:2]} {e.checked}": len(_solution_lines(e)) for e in EXERCISES}
+    assert min(size.values()) >= 1, f"a solution without code: {size}"
+    one_liners = sorted(name for name, lines in size.items() if lines <= 2)
+    substantive = sorted(name for name, lines in size.items() if lines >= 4)
+    assert len(one_liners) <= 8, f"{len(one_liners)} one-liner exercises (at most 8): {one_liners}"
+    assert len(substantive) >= 14, f"{len(substantive)} substantive exercises (at least 14): {substantive}"
+
+
+def test_solution_lines_count_code_only():
+    solution = ('def f(x):\n    """Doc."""\n    # a comment\n\n    y = x + 1\n    return y\n\n\n'
+                'class M:\n    def g(self):\n        return 1\n')
+    fake = make_student.Exercise("00_x.ipynb", "t", 0, ["f", "M"], "check_f", "f", 1, solution)
+    assert _solution_lines(fake) == ["y = x + 1", "return y", "return 1"]
+
+
 @pytest.mark.parametrize("number, topic", sorted(EXPECTED_PROOFS.items()))
 def test_the_theory_notebooks_ask_for_their_proof(number, topic):
     titles = [proof.title for proof in PROOFS if proof.notebook.startswith(number)]
@@ -173,7 +205,9 @@ def test_checker_fails_on_the_stub_and_passes_on_the_solution(exercise, student_
             assert line not in stub_feedback + solution_feedback
 
 
-@pytest.mark.parametrize("name", WITH_EXERCISES)
+# Each run joins its notebook's group (conftest.py): with pytest-xdist it never trains beside the same notebook's nbval
+# run, whose checkpoints it shares.
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.notebook(name)) for name in WITH_EXERCISES])
 def test_unsolved_student_notebook_runs_top_to_bottom(name, student_dir, monkeypatch):
     """Fast mode, checks not strict, no exercise solved: every cell runs, every check cell says ⏳ (the later
     cells fall back to the library's code through use_yours)."""

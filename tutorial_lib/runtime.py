@@ -20,6 +20,34 @@ IN_CI = env_flag("CI")
 
 _DEVICES = ("cpu", "cuda", "mps")
 
+#: Memory blocks of at least this many bytes come from the system and go back to it when freed (Linux, glibc).
+MMAP_THRESHOLD = 4 * 2**20
+
+
+def return_large_blocks(threshold=MMAP_THRESHOLD):
+    """On Linux with glibc, serve every allocation of at least `threshold` bytes by mmap, so that freeing it returns
+    it to the system at once. Returns True when set (False elsewhere: macOS, Windows, musl).
+
+    By default glibc raises that threshold after large frees (up to 32 MB), and blocks of a few MB (a 1,000 x 1,000
+    kernel matrix, a batch of features) then pile up in the heap: a notebook's resident memory grew by hundreds of MB
+    that it no longer used. Blocks below `threshold` (a training step's activations) keep the faster heap.
+    Importing tutorial_lib.runtime calls it once; TUTORIAL_MALLOC=default leaves glibc's behaviour alone."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 0 < threshold <= 32 * 2**20:
+        raise ValueError(f"threshold must be a number of bytes in 1..{32 * 2**20} (glibc's limit), got {threshold!r}")
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    M_MMAP_THRESHOLD = -3  # from glibc's malloc.h
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold))
+
+
+if os.environ.get("TUTORIAL_MALLOC", "").strip().lower() != "default":
+    return_large_blocks()
+
 
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)

@@ -152,8 +152,11 @@ class VAE(nn.Module):
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=generator,
                         device=generator.device if generator is not None else device)
-        with evaluating(self):
-            return torch.sigmoid(self.decode(z.to(device)))
+        from .gan import SAMPLE_ROWS
+
+        with evaluating(self):  # SAMPLE_ROWS codes at a time, so that memory stays small
+            return torch.cat([torch.sigmoid(self.decode(z[i:i + SAMPLE_ROWS].to(device)))
+                              for i in range(0, n, SAMPLE_ROWS)])
 
     @torch.no_grad()
     def reconstruct(self, x):
