@@ -86,9 +86,10 @@ def test_workers(environ=None, cpus=None):
     return 2 if (cpus or 1) >= 2 else 1
 
 
-def has_xdist(py):
-    """True when the interpreter `py` can import pytest-xdist (.venv always can: requirements.txt pins it)."""
-    if Path(py).resolve() == Path(sys.executable).resolve():
+def has_xdist(py, current_env=False):
+    """True when the interpreter `py` can import pytest-xdist: this one (--current-env), or .venv's (a virtual
+    environment's python is a link to the base interpreter, so it is asked in a child process)."""
+    if current_env:
         return importlib.util.find_spec("xdist") is not None
     return (ROOT / py).exists() and subprocess.run([str(ROOT / py), "-c", "import xdist"],
                                                    capture_output=True).returncode == 0
@@ -170,7 +171,7 @@ def main(argv=None):
         run(lab_command(py, args.port), args.dry_run)
     elif args.command == "test":
         workers = test_workers()
-        if workers > 1 and not args.dry_run and not has_xdist(py):
+        if workers > 1 and not args.dry_run and not has_xdist(py, args.current_env):
             print(f"Note: pytest-xdist is not installed in {py}: the tests run in one process (slower). "
                   f"`pip install pytest-xdist` runs them on {workers} cores.")
             workers = 1

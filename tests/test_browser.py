@@ -299,7 +299,6 @@ def explore_in_browser(notebook, screenshots, scratch):
         lab.stop()
 
 
-@pytest.mark.notebook(NOTEBOOK.name)  # its checkpoints: never beside the notebook's nbval run (conftest.py)
 def test_latent_explorer_in_a_real_browser(tmp_path):
     _require_browser()
     if not NOTEBOOK.exists():
@@ -393,7 +392,6 @@ def play_in_browser(notebook, screenshots, scratch):
         lab.stop()
 
 
-@pytest.mark.notebook(GAN_NOTEBOOK.name)  # its checkpoints: never beside the notebook's nbval run (conftest.py)
 def test_gan_playground_in_a_real_browser(tmp_path):
     _require_browser()
     paths = play_in_browser(GAN_NOTEBOOK, SCREENSHOTS, tmp_path)

@@ -255,3 +255,18 @@ def test_windows_interpreter_path():
     spec.loader.exec_module(course)
     assert course.venv_python(Path("v"), windows=True) == Path("v") / "Scripts" / "python.exe"
     assert course.venv_python(Path("v"), windows=False) == Path("v") / "bin" / "python"
+
+
+def test_xdist_is_looked_for_in_the_environment_that_runs_the_tests():
+    """.venv's python links to the base interpreter: it must be asked itself (a child process), not judged by the
+    Python running course.py (which may lack pytest-xdist)."""
+    course = _course_module()
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    if not venv_python.exists():
+        pytest.skip("no .venv here")
+    import importlib.util
+
+    assert course.has_xdist(".venv/bin/python") is (subprocess.run(
+        [str(venv_python), "-c", "import xdist"], capture_output=True).returncode == 0)
+    assert course.has_xdist("no/such/python") is False
+    assert course.has_xdist(sys.executable, current_env=True) is (importlib.util.find_spec("xdist") is not None)

@@ -205,9 +205,9 @@ def test_checker_fails_on_the_stub_and_passes_on_the_solution(exercise, student_
             assert line not in stub_feedback + solution_feedback
 
 
-# Each run joins its notebook's group (conftest.py): with pytest-xdist it never trains beside the same notebook's nbval
-# run, whose checkpoints it shares.
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.notebook(name)) for name in WITH_EXERCISES])
+# Its test id names the notebook, so each run joins that notebook's group (conftest.py): with pytest-xdist it never
+# trains beside the same notebook's nbval run, whose checkpoints it shares.
+@pytest.mark.parametrize("name", WITH_EXERCISES)
 def test_unsolved_student_notebook_runs_top_to_bottom(name, student_dir, monkeypatch):
     """Fast mode, checks not strict, no exercise solved: every cell runs, every check cell says ⏳ (the later
     cells fall back to the library's code through use_yours)."""
