@@ -169,8 +169,8 @@ def minutes(entry):
 
 
 def readme_cell(entry):
-    """What the README's syllabus says of a notebook's full mode: "7 min, 1.5 GB" (time as `minutes`, peak memory)."""
-    return f"{minutes(entry)} min, {entry['peak_rss_gb']:.1f} GB"
+    """What the README's syllabus says of a notebook's full mode: "7 min, 1.48 GB" (time as `minutes`, peak memory)."""
+    return f"{minutes(entry)} min, {entry['peak_rss_gb']:.2f} GB"
 
 
 def table(report):
