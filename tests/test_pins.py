@@ -92,6 +92,7 @@ DEFAULTS = {
     'metrics.negative_elbo': {'batch_size': 500, 'seed': 0, 'device': None},
     'metrics.digit_histogram': {'batch_size': 500},
     'metrics.class_probabilities': {'batch_size': 500},
+    'metrics.features_and_probabilities': {'batch_size': 500},
     'metrics.inception_score': {'batch_size': 500},
     'metrics.nearest_neighbours': {'batch_size': 256, 'pool_block': 10_000},
     'data.ink_fraction': {'threshold': 0.5},
@@ -470,6 +471,16 @@ def test_the_classifier_takes_pixels_in_zero_one_unnormalized():
         probs = torch.softmax(model.head(body).double(), dim=1)
     assert torch.allclose(metrics.class_probabilities(IMAGES), probs, atol=1e-12)
     assert torch.equal(metrics.digit_histogram(IMAGES), torch.bincount(probs.argmax(1), minlength=10).double() / 5)
+
+
+def test_features_and_probabilities_are_the_two_functions_in_one_pass():
+    images = torch.cat([IMAGES, IMAGES.flip(-1), IMAGES.transpose(-1, -2)])  # 15 images: batches of 4, 4, 4, 3
+    feats, probs = metrics.features_and_probabilities(images, batch_size=4)
+    assert torch.equal(feats, metrics.mnist_features(images, batch_size=4))
+    assert torch.equal(probs, metrics.class_probabilities(images, batch_size=4))
+    assert feats.dtype == torch.float32 and probs.dtype == torch.float64 and probs.shape == (15, 10)
+    with pytest.raises(TypeError, match="/ 255"):
+        metrics.features_and_probabilities((images * 255).to(torch.uint8))
 
 
 # ---- data helpers: what their defaults give ----

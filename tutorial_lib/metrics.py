@@ -103,10 +103,12 @@ def load_classifier(path=CLASSIFIER_PATH, name="mnist_classifier.pt"):
 
 @lru_cache(maxsize=1)
 def mnist_classifier():
-    """The course's MNIST classifier (shipped weights, SHA-256 checked, loaded with ``weights_only=True``), eval mode."""
+    """The course's MNIST classifier (shipped weights, SHA-256 checked, loaded with ``weights_only=True``), eval mode.
+    Its weights are stored channels-last, which makes its convolutions about a third faster on a CPU (the
+    outputs agree with the default layout's to float32 rounding)."""
     model = load_classifier()
     model.requires_grad_(False)
-    return model
+    return model.to(memory_format=torch.channels_last)
 
 
 def _check_images(images, name="images", min_count=1, batch_size=None):
@@ -316,6 +318,17 @@ def class_probabilities(images, batch_size=500):
     model = mnist_classifier()
     return torch.cat([torch.softmax(model(images[i:i + batch_size].detach().float().cpu()).double(), dim=1)
                       for i in range(0, len(images), batch_size)])
+
+
+@torch.no_grad()
+def features_and_probabilities(images, batch_size=500):
+    """`mnist_features(images)` and `class_probabilities(images)` from one pass of the classifier (half the time
+    of calling both): (N x 128 float32, N x 10 float64), CPU."""
+    _check_images(images, batch_size=batch_size)
+    model = mnist_classifier()
+    feats = [model.features(images[i:i + batch_size].detach().float().cpu()) for i in range(0, len(images), batch_size)]
+    probs = [torch.softmax(model.head(f).double(), dim=1) for f in feats]
+    return torch.cat(feats), torch.cat(probs)
 
 
 def inception_score_from_probabilities(probs):
