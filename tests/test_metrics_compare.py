@@ -45,6 +45,8 @@ def test_sharpness_matches_scipy_laplace_and_drops_with_blur(test_images):
     sample = images[:20]
     expected = np.mean([scipy.ndimage.laplace(im[0].double().numpy())[1:-1, 1:-1].var(ddof=1) for im in sample])
     assert metrics.sharpness(sample) == pytest.approx(expected, rel=1e-9)
+    for batch_size in (1, 3, 7, 20, 500):  # in batches that divide 20 or not, one at a time, all at once
+        assert metrics.sharpness(sample, batch_size=batch_size) == pytest.approx(expected, rel=1e-9)
     blurred = torch.nn.functional.avg_pool2d(sample, 3, stride=1, padding=1)
     assert metrics.sharpness(blurred) < 0.5 * metrics.sharpness(sample)
     assert metrics.sharpness(torch.full((3, 1, 28, 28), 0.3)) == 0.0

@@ -93,6 +93,7 @@ DEFAULTS = {
     'metrics.digit_histogram': {'batch_size': 500},
     'metrics.class_probabilities': {'batch_size': 500},
     'metrics.features_and_probabilities': {'batch_size': 500},
+    'metrics.sharpness': {'batch_size': 500},
     'metrics.inception_score': {'batch_size': 500},
     'metrics.nearest_neighbours': {'batch_size': 256, 'pool_block': 10_000},
     'data.ink_fraction': {'threshold': 0.5},
