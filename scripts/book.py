@@ -268,9 +268,14 @@ def _execute(path, timeout):
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
-    notebook = nbformat.read(path, as_version=4)
-    result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
-                                 meta_override=True)
+    started = time.monotonic()
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+                                     meta_override=True)
+    except Exception as error:  # a kernel that died or did not start: jupyter-cache catches only cell errors
+        print(f"{Path(path).name}: {type(error).__name__}: {error}", flush=True)
+        return path, None, time.monotonic() - started
     return path, (None if result.err is not None else notebook), result.time
 
 
