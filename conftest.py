@@ -48,18 +48,33 @@ def test_group(nodeid):
 test_group.__test__ = False  # a helper, not a test
 
 
+def thread_count(value, default):
+    """The threads an OMP_NUM_THREADS value asks for (its first level: "4,2" -> 4), or `default` when it names none
+    (unset, empty, not a whole number, below 1): OpenMP ignores such a value too."""
+    try:
+        threads = int(str(value or "").split(",")[0])
+    except ValueError:
+        return default
+    return threads if threads >= 1 else default
+
+
+thread_count.__test__ = False
+
+
 def pytest_configure(config):
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
     if workers > 1:
-        threads = str(max(1, (os.cpu_count() or 1) // workers))
+        share = max(1, (os.cpu_count() or 1) // workers)
         for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(variable, threads)
+            if thread_count(os.environ.get(variable), None) is None:  # unset or invalid: this worker's share
+                os.environ[variable] = str(share)
         import torch
 
-        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+        torch.set_num_threads(thread_count(os.environ["OMP_NUM_THREADS"], share))
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own scheduler
+# optionalhook: without pytest-xdist (not installed, or -p no:xdist) pytest would reject the unknown hook
+@pytest.hookimpl(tryfirst=True, optionalhook=True)  # before xdist's own scheduler
 def pytest_xdist_make_scheduler(config, log):
     if config.getvalue("dist") != "loadgroup":
         return None

@@ -268,9 +268,14 @@ def _execute(path, timeout):
     import nbformat
     from jupyter_cache.executors.utils import single_nb_execution
 
-    notebook = nbformat.read(path, as_version=4)
-    result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
-                                 meta_override=True)
+    started = time.monotonic()
+    try:
+        notebook = nbformat.read(path, as_version=4)
+        result = single_nb_execution(notebook, cwd=str(Path(path).parent), timeout=timeout, allow_errors=False,
+                                     meta_override=True)
+    except Exception as error:  # a kernel that died or did not start: jupyter-cache catches only cell errors
+        print(f"{Path(path).name}: {type(error).__name__}: {error}", flush=True)
+        return path, None, time.monotonic() - started
     return path, (None if result.err is not None else notebook), result.time
 
 
@@ -295,13 +300,15 @@ def execute_ahead(paths, cache_path, timeout, workers):
         todo.append(path)
     if not todo:
         return 0.0
-    # Each kernel gets its share of the cores: two kernels with two threads each would spin-wait on two cores.
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
     saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.update({k: threads for k in saved})
     try:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for wave in execution_order(todo):
+                # Each kernel gets its share of the cores: two kernels with two threads each would spin-wait on
+                # two cores; a notebook that runs alone (the later wave, one changed notebook) gets them all.
+                at_once = min(workers, len(wave))
+                threads = str(max(1, (os.cpu_count() or 1) // at_once))
+                os.environ.update({k: threads for k in saved})
                 for future in as_completed([pool.submit(_execute, str(p), timeout) for p in wave]):
                     path, notebook, seconds = future.result()
                     if notebook is None:
@@ -312,7 +319,7 @@ def execute_ahead(paths, cache_path, timeout, workers):
                     cache.cache_notebook_bundle(CacheBundleIn(notebook, record.uri,
                                                               data={"execution_seconds": seconds}),
                                                 check_validity=False, overwrite=True)
-                    print(f"{Path(path).name}: executed in {seconds:.0f} s ({workers} at a time, {threads} "
+                    print(f"{Path(path).name}: executed in {seconds:.0f} s ({at_once} at a time, {threads} "
                           f"thread{'s' if threads != '1' else ''} each)", flush=True)
     finally:
         for k, v in saved.items():

@@ -78,7 +78,7 @@ def test_workers(environ=None, cpus=None):
     environ = os.environ if environ is None else environ
     value = environ.get(WORKERS_VARIABLE, "").strip()
     if value:
-        if not value.isdigit() or int(value) < 1:
+        if not (value.isascii() and value.isdigit()) or int(value) < 1:  # isdigit alone takes "²", int() not
             sys.exit(f"error: {WORKERS_VARIABLE}={value!r}: give a whole number of processes, at least 1 "
                      f"(1 runs the tests in one process; unset it for 2 on a machine with 2 or more cores)")
         return int(value)

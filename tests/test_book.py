@@ -282,6 +282,30 @@ def test_notebooks_executed_ahead_are_what_the_build_finds_in_the_cache(tmp_path
     assert book.execute_ahead([good], cache_path, timeout=120, workers=2) == 0.0, "cached: not executed again"
 
 
+def test_a_notebook_whose_kernel_dies_ahead_is_left_to_sphinx_and_the_others_still_run(tmp_path):
+    """A kernel that dies (out of memory, a crash) is not a cell error that jupyter-cache catches: execute_ahead
+    must not raise, must still store the other notebooks, and must still run the later wave (alone, on every
+    core)."""
+    from jupyter_cache import get_cache
+
+    sources = {"a.ipynb": "import os\nos._exit(1)", "b.ipynb": "print(6 * 7)",
+               "c.ipynb": "# load_yours(\nimport os\nprint(os.environ['OMP_NUM_THREADS'])"}
+    for name, source in sources.items():
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(source)]
+        nbformat.write(nb, tmp_path / name)
+    cache_path = tmp_path / "cache"
+    book.execute_ahead([tmp_path / name for name in sources], cache_path, timeout=120, workers=2)
+    cache = get_cache(str(cache_path))
+    with pytest.raises(KeyError):
+        cache.match_cache_notebook(nbformat.read(tmp_path / "a.ipynb", as_version=4))
+    for name in ("b.ipynb", "c.ipynb"):
+        cache.match_cache_notebook(nbformat.read(tmp_path / name, as_version=4))  # KeyError if not stored
+    _, later = cache.merge_match_into_notebook(nbformat.read(tmp_path / "c.ipynb", as_version=4))
+    assert later.cells[0].outputs[0]["text"] == f"{os.cpu_count() or 1}\n", "alone in its wave: all the cores"
+
+
 def test_config_serves_mathjax_from_the_site():
     cfg = book.config("fast")
     assert "sphinx-mathjax-offline" in cfg["sphinx"]["extra_extensions"]

@@ -1,6 +1,7 @@
 """conftest.py's groups for pytest-xdist (`make test` runs the suite on two workers): what must run in one worker,
 in order, gets one group; the scheduler uses them."""
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,31 @@ def test_the_lessons_that_share_files_are_the_ones_that_write_and_read_them():
                for name in LESSONS if name in browser), "tests/test_browser.py runs lessons of one group"
 
 
+@pytest.mark.parametrize("value, threads", [("3", 3), (" 2 ", 2), ("4,2", 4), ("", None), (None, None), ("abc", None),
+                                            ("0", None), ("-1", None), ("1.5", None)])
+def test_thread_count_reads_omp_num_threads_as_openmp_does(value, threads):
+    """A value OpenMP ignores (empty, not a whole number, below 1) gives the default; "4,2" (nested levels) its
+    first level."""
+    assert root_conftest.thread_count(value, None) == threads
+
+
+def test_without_xdist_the_conftest_still_loads(tmp_path):
+    """pytest without pytest-xdist (not installed: scripts/course.py then runs one process; or -p no:xdist) must
+    accept the conftest's xdist hook."""
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copy(ROOT / "conftest.py", tmp_path / "conftest.py")
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+
+
 def test_two_workers_run_a_group_in_one_worker_in_order(tmp_path):
-    """A real run on two workers: a notebook-like group's tests (in two files) all run in one worker, in order."""
+    """A real run on two workers: a notebook-like group's tests (in two files) all run in one worker, in order;
+    an OMP_NUM_THREADS that OpenMP would ignore (here empty) becomes each worker's share of the cores."""
     pytest.importorskip("xdist")
     import shutil
     import subprocess
@@ -70,16 +94,19 @@ def test_two_workers_run_a_group_in_one_worker_in_order(tmp_path):
             "@pytest.mark.parametrize('i', range(6))\n"
             "def test_step(i):\n"
             f"    with open({str(record)!r}, 'a') as f:\n"
-            "        f.write(f\"{os.environ['PYTEST_XDIST_WORKER']} {__name__} {i}\\n\")\n")
+            "        f.write(f\"{os.environ['PYTEST_XDIST_WORKER']} {__name__} {i} \"\n"
+            "                f\"{os.environ['OMP_NUM_THREADS']}\\n\")\n")
     (tmp_path / "tests" / "test_other.py").write_text(body)
     (tmp_path / "tests" / "test_student.py").write_text(body.replace("range(6)", "['05_stabilizing_gans.ipynb']"))
     (tmp_path / "tests" / "test_lesson.py").write_text(body.replace(  # its ids name lesson 05
         "range(6))", "range(6), ids=lambda i: f'05_stabilizing_gans.ipynb-{i}')"))
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist",
-                             "loadgroup", "tests"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+                             "loadgroup", "tests"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": ""})
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line.split() for line in record.read_text().splitlines()]
-    lesson = [(worker, module, i) for worker, module, i in lines if module != "test_other"]
+    assert {threads for *_, threads in lines} == {str(max(1, (os.cpu_count() or 1) // 2))}
+    lesson = [(worker, module, i) for worker, module, i, _ in lines if module != "test_other"]
     assert len(lesson) == 7 and len({worker for worker, _, _ in lesson}) == 1, lines
     steps = [int(i) for _, module, i in lesson if module == "test_lesson"]
     assert steps == list(range(6)), "a group runs in its collected order"

@@ -122,7 +122,7 @@ def test_tests_run_on_two_workers_when_there_are_two_cores(scratch_repo):
     assert default[-4:] == ["-n", "2", "--dist", "loadgroup"] if two_cores else "-n" not in default
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5", "²"])
 def test_a_bad_worker_count_is_refused_with_what_to_give(scratch_repo, value):
     result = subprocess.run([sys.executable, str(scratch_repo / "scripts" / "course.py"), "--dry-run", "test"],
                             cwd=scratch_repo, capture_output=True, text=True, timeout=60,

@@ -64,8 +64,8 @@ def _body_lines(source):
     return found
 
 
-@pytest.fixture(scope="module")
-def student_dir(tmp_path_factory):
+@pytest.fixture(scope="session")  # not module: with pytest-xdist each lesson's run below is in that lesson's group
+def student_dir(tmp_path_factory):  # (conftest.py), and a module fixture would be built again for each of them
     """The student edition, built by the command `make student` runs, into a temporary folder."""
     target = tmp_path_factory.mktemp("student") / "edition"
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), str(ROOT / "notebooks"),
