@@ -81,7 +81,12 @@ def test_workers(environ=None, cpus=None):
         if not (value.isascii() and value.isdigit()) or int(value) < 1:  # isdigit alone takes "²", int() not
             sys.exit(f"error: {WORKERS_VARIABLE}={value!r}: give a whole number of processes, at least 1 "
                      f"(1 runs the tests in one process; unset it for 2 on a machine with 2 or more cores)")
-        return int(value)
+        workers, cpus = int(value), os.cpu_count() if cpus is None else cpus
+        if cpus and workers > cpus:
+            print(f"Note: {WORKERS_VARIABLE}={workers} runs more test processes than this machine's {cpus} cores: "
+                  f"their notebooks' kernels wait for each other and use more memory (about 2 GB each at most); "
+                  f"{cpus} or fewer is faster.")
+        return workers
     cpus = os.cpu_count() if cpus is None else cpus
     return 2 if (cpus or 1) >= 2 else 1
 

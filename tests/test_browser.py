@@ -41,8 +41,8 @@ HOW_TO_INSTALL = ("Debian's chromium is needed for the real-browser test of the 
 SERVER_START_S, IMAGE_UPDATE_S, FRAME_S, SETTLE_S, STILL_S = 90, 30, 60, 60, 5
 # A notebook's run fails when no cell has finished for STALL_S s (its slowest fast-mode cell takes well under a
 # minute alone) or when it takes longer than NOTEBOOK_CAP_S in all; 'Run All Cells' is clicked again when no cell
-# has started RUN_ALL_RETRY_S s after the click.
-STALL_S, NOTEBOOK_CAP_S, RUN_ALL_RETRY_S = 300, 900, 20
+# has started RUN_ALL_RETRY_S s after the click; a notebook that ends without its widget fails RENDER_S s later.
+STALL_S, NOTEBOOK_CAP_S, RUN_ALL_RETRY_S, RENDER_S = 300, 900, 20, 20
 
 
 def _missing(reason):
@@ -239,7 +239,7 @@ def _run_all_and_wait_for(page, lab, selector, ready, name, what):
     _run_all(page)
     start = time.monotonic()
     progress, progress_at, retried = -1, start, 0
-    widget = None
+    widget = finished_at = None
     while True:
         now = time.monotonic()
         dialog = _dialog_text(page)
@@ -264,8 +264,15 @@ def _run_all_and_wait_for(page, lab, selector, ready, name, what):
             if candidate.count() and ready(candidate.first):
                 widget = candidate.first
         # The kernel answers a widget only once it has run the cells after it: wait for the end.
-        if widget is not None and _finished(state):
-            return widget
+        if _finished(state):
+            if widget is not None:
+                return widget
+            finished_at = finished_at or now  # the page may still be drawing the last outputs
+            if now - finished_at > RENDER_S:
+                raise AssertionError(f"{name} ran to the end without showing the {what} ({RENDER_S} s after its last "
+                                     f"cell):\n{_diagnosis(page, lab)}")
+        else:
+            finished_at = None
         waiting_for = f"the {what}" if widget is None else "the end of the notebook"
         if now - progress_at > STALL_S:
             raise AssertionError(f"{name}: no cell finished for {STALL_S} s while waiting for {waiting_for}:\n"

@@ -268,3 +268,16 @@ def test_return_large_blocks_checks_its_threshold():
             if not runtime.return_large_blocks(bad):  # not glibc: nothing is set, so nothing is checked
                 raise ValueError("threshold must be a number of bytes (skipped off glibc)")
     assert runtime.return_large_blocks() is _GLIBC
+
+
+@pytest.mark.parametrize("value, wanted", [(None, True), ("", True), (" On ", True), ("1", True), ("yes", True),
+                                           ("default", False), (" Default ", False), ("off", False), ("0", False),
+                                           ("FALSE", False), ("no", False)])
+def test_tutorial_malloc_values(value, wanted):
+    assert runtime.wants_large_blocks_returned(value) is wanted
+
+
+@pytest.mark.parametrize("value", ["glibc", "2", "of", "defualt"])
+def test_an_unknown_tutorial_malloc_value_is_refused_with_the_choices(value):
+    with pytest.raises(ValueError, match="'default'.*unset it"):
+        runtime.wants_large_blocks_returned(value)

@@ -139,6 +139,14 @@ def test_worker_count_follows_the_cores():
     assert course.test_workers(environ={"TUTORIAL_TEST_WORKERS": " 3 "}, cpus=1) == 3
 
 
+def test_more_test_workers_than_cores_get_a_note(capsys):
+    course = _course_module()
+    assert course.test_workers(environ={"TUTORIAL_TEST_WORKERS": "2"}, cpus=2) == 2
+    assert capsys.readouterr().out == ""
+    assert course.test_workers(environ={"TUTORIAL_TEST_WORKERS": "99999999999999999999"}, cpus=2) == 10**20 - 1
+    assert "more test processes than this machine's 2 cores" in capsys.readouterr().out
+
+
 def _course_module():
     import importlib.util
 

@@ -31,7 +31,7 @@ def return_large_blocks(threshold=MMAP_THRESHOLD):
     By default glibc raises that threshold after large frees (up to 32 MB), and blocks of a few MB (a 1,000 x 1,000
     kernel matrix, a batch of features) then pile up in the heap: a notebook's resident memory grew by hundreds of MB
     that it no longer used. Blocks below `threshold` (a training step's activations) keep the faster heap.
-    Importing tutorial_lib.runtime calls it once; TUTORIAL_MALLOC=default leaves glibc's behaviour alone."""
+    Importing tutorial_lib.runtime calls it once; TUTORIAL_MALLOC=default (or off) leaves glibc's behaviour alone."""
     import ctypes
     import ctypes.util
     import platform
@@ -45,7 +45,19 @@ def return_large_blocks(threshold=MMAP_THRESHOLD):
     return bool(libc.mallopt(M_MMAP_THRESHOLD, threshold))
 
 
-if os.environ.get("TUTORIAL_MALLOC", "").strip().lower() != "default":
+def wants_large_blocks_returned(value):
+    """Whether the value of TUTORIAL_MALLOC asks for `return_large_blocks`: unset, "on", "1", "true" or "yes" do;
+    "default", "off", "0", "false" or "no" leave glibc's malloc alone; anything else is a ValueError."""
+    value = (value or "").strip().lower()
+    if value in ("", "on", "1", "true", "yes"):
+        return True
+    if value in ("default", "off", "0", "false", "no"):
+        return False
+    raise ValueError(f"TUTORIAL_MALLOC={value!r} is not understood: set it to 'default' (or 'off') to leave glibc's "
+                     "malloc alone, or unset it to return large blocks to the system.")
+
+
+if wants_large_blocks_returned(os.environ.get("TUTORIAL_MALLOC")):
     return_large_blocks()
 
 
