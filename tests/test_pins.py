@@ -511,3 +511,22 @@ def test_mnist_defaults(mnist_available):
     assert [len(x) for x, _ in ordered] == [128, 128, 44] and torch.equal(ordered[0][1], test.labels[:128])
     shuffled = next(iter(data.mnist_loader(dataset=test)))[1]              # train=True: shuffled
     assert len(shuffled) == 128 and not torch.equal(shuffled, test.labels[:128])
+
+
+@pytest.mark.parametrize("block", [1, 7, 784, validate._FINITE_BLOCK])
+def test_finiteness_is_checked_block_by_block_everywhere(monkeypatch, block):
+    """validate's finiteness check, made in blocks of rows to keep memory small, sees a NaN or an infinity at
+    every position: the first and last value, and both sides of every block boundary."""
+    monkeypatch.setattr(validate, "_FINITE_BLOCK", block)
+    x = torch.rand(9, 1, 28, 28)
+    assert validate._all_finite(x) and validate._all_finite(x[:, :, ::2])  # a strided view too
+    positions = {0, x.numel() - 1} | {p + d for p in range(0, x.numel(), max(block, 784)) for d in (-1, 0) if p + d >= 0}
+    for position in sorted(positions):
+        for bad in (float("nan"), float("inf"), -float("inf")):
+            y = x.clone()
+            y.view(-1)[position] = bad
+            assert not validate._all_finite(y), (position, bad)
+            with pytest.raises(ValueError, match="NaN"):
+                validate.images(y)
+    assert validate._all_finite(torch.tensor(0.5)) and not validate._all_finite(torch.tensor(float("nan")))
+    assert validate._all_finite(torch.empty(0, 1, 28, 28))
