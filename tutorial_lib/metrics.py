@@ -104,8 +104,8 @@ def load_classifier(path=CLASSIFIER_PATH, name="mnist_classifier.pt"):
 @lru_cache(maxsize=1)
 def mnist_classifier():
     """The course's MNIST classifier (shipped weights, SHA-256 checked, loaded with ``weights_only=True``), eval mode.
-    Its weights are stored channels-last, which makes its convolutions about a third faster on a CPU (the
-    outputs agree with the default layout's to float32 rounding)."""
+    Its weights are converted to channels-last when loaded, which makes its convolutions about a third faster on
+    a CPU (the outputs agree with the default layout's to float32 rounding)."""
     model = load_classifier()
     model.requires_grad_(False)
     return model.to(memory_format=torch.channels_last)
@@ -364,8 +364,9 @@ def sharpness(images, batch_size=500):
     """
     _check_images(images, batch_size=batch_size)
     stencil = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]], dtype=torch.float64).view(1, 1, 3, 3)
-    variances = [torch.nn.functional.conv2d(images[i:i + batch_size].detach().double().cpu(), stencil).flatten(1).var(dim=1)
-                 for i in range(0, len(images), batch_size)]
+    laplacians = (torch.nn.functional.conv2d(images[i:i + batch_size].detach().double().cpu(), stencil)
+                  for i in range(0, len(images), batch_size))
+    variances = [laplacian.flatten(1).var(dim=1) for laplacian in laplacians]
     return float(torch.cat(variances).mean())
 
 
