@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from tutorial_lib import metrics, pretrained
+from tutorial_lib.checkpoints import save_checkpoint
 
 
 def test_unknown_name_is_a_clear_error():
@@ -20,15 +21,23 @@ def test_to_storage_halves_floats_and_keeps_the_rest():
 
 
 SHIPPED = [name for name in pretrained.PRETRAINED if pretrained.pretrained_path(name).is_file()]
+MIB = 1024 * 1024
+
+
+def test_every_shipped_file_is_under_2_mib_and_hashed():
+    """No tracked file over 2 MiB (the house rule); every asset's SHA-256 is recorded, and nothing else is."""
+    files = sorted(p for p in metrics.ASSETS.iterdir() if p.name != metrics.SHA256SUMS.name)
+    assert files and all(p.stat().st_size < 2 * MIB for p in files), [(p.name, p.stat().st_size) for p in files]
+    recorded = {line.split()[1] for line in metrics.SHA256SUMS.read_text().splitlines()}
+    assert recorded == {p.name for p in files}
+    assert all(metrics.sha256(p) == metrics.recorded_sha256(p.name) for p in files)
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no pretrained checkpoint shipped yet (scripts/train_pretrained.py)")
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_checkpoint_is_small_hashed_and_loads(name):
     path = pretrained.pretrained_path(name)
-    # float16 weights: under 2 MB per copy; models trained with an EMA ship the averaged and the raw weights
-    copies = 2 if "raw_state" in torch.load(path, map_location="cpu", weights_only=True) else 1
-    assert path.stat().st_size < 2_000_000 * copies
+    assert path.stat().st_size < 2 * MIB  # float16 weights; an averaged model's live weights have their own file
     assert metrics.sha256(path) == metrics.recorded_sha256(path.name)
     model, info = pretrained.load_pretrained(name)
     assert not model.training and info["wall_time"] > 0 and info["steps"] > 0
@@ -36,6 +45,31 @@ def test_shipped_checkpoint_is_small_hashed_and_loads(name):
     images = pretrained.generate(model, 5, seed=0)
     assert images.shape == (5, 1, 28, 28) and images.min() >= 0 and images.max() <= 1
     assert torch.equal(images, pretrained.generate(model, 5, seed=0))  # seeded
+    live = pretrained.live_path(path)
+    assert live.is_file() == bool(info.get("ema")), "the averaged models, and only they, ship their live weights"
+    if info.get("ema"):
+        raw, raw_info = pretrained.load_pretrained(name, raw=True)
+        assert raw_info == info and type(raw) is type(model)
+        assert not torch.equal(pretrained.generate(raw, 5, seed=0), images)  # other weights, same record
+
+
+@pytest.mark.skipif(not any(pretrained.live_path(pretrained.pretrained_path(n)).is_file() for n in SHIPPED),
+                    reason="no averaged model shipped")
+def test_live_weights_of_another_run_or_missing_fail_loudly(tmp_path, monkeypatch):
+    name = next(n for n in SHIPPED if pretrained.live_path(pretrained.pretrained_path(n)).is_file())
+    target = tmp_path / f"{name}.pt"
+    shutil.copy(pretrained.pretrained_path(name), target)
+    monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
+    monkeypatch.setattr(pretrained, "pretrained_path", lambda _: target)
+    metrics.record_sha256(target)
+    with pytest.raises(FileNotFoundError, match="train_pretrained.py"):
+        pretrained.load_pretrained(name, raw=True)
+    live = torch.load(pretrained.live_path(pretrained.ASSETS / f"{name}.pt"), weights_only=True)
+    save_checkpoint(pretrained.live_path(target), **(live | {"steps": live["steps"] + 1}))  # another run's weights
+    metrics.record_sha256(pretrained.live_path(target))
+    with pytest.raises(RuntimeError, match="another training run"):
+        pretrained.load_pretrained(name, raw=True)
+    assert pretrained.load_pretrained(name)[1]["steps"] == live["steps"]  # the averaged weights still load
 
 
 @pytest.mark.skipif(not SHIPPED, reason="no pretrained checkpoint shipped yet (scripts/train_pretrained.py)")
@@ -61,8 +95,12 @@ def test_recipe_trains_under_its_budget_and_ships_round_trip(name, mnist_availab
     target = tmp_path / f"{name}.pt"
     monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
     monkeypatch.setattr(pretrained, "pretrained_path", lambda _: target)
+    pretrained.live_path(target).write_bytes(b"a stale file of an earlier run")
     pretrained.save_pretrained(name, model, info, path=target)
-    metrics.record_sha256(target)  # recorded in the temporary SHA256SUMS, not the shipped one
+    assert pretrained.live_path(target).is_file() == bool(pretrained.RECIPES[name].get("ema"))
+    for path in (target, pretrained.live_path(target)):
+        if path.is_file():
+            metrics.record_sha256(path)  # recorded in the temporary SHA256SUMS, not the shipped one
     loaded, loaded_info = pretrained.load_pretrained(name)
     assert loaded_info["steps"] == info["steps"] and len(loaded_info["history"]) == len(info["history"])
     # float16 storage: the reloaded model generates what the trained one does, to half precision
@@ -70,6 +108,7 @@ def test_recipe_trains_under_its_budget_and_ships_round_trip(name, mnist_availab
     if pretrained.RECIPES[name].get("ema"):  # averaged weights ship; the live ones come with raw=True
         raw, _ = pretrained.load_pretrained(name, raw=True)
         assert info["ema"] == pretrained.EMA_DECAY and type(raw) is type(loaded)
+        assert all(torch.equal(raw.state_dict()[k], v.to(raw.state_dict()[k].dtype)) for k, v in info["raw_state"].items())
         assert not torch.equal(pretrained.generate(raw, 4, seed=1), pretrained.generate(loaded, 4, seed=1))
     else:
         with pytest.raises(ValueError, match="without weight averaging"):

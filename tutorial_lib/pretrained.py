@@ -12,6 +12,7 @@ To add a model: a `PRETRAINED` entry (name -> description), a `RECIPES` entry wh
 `BUILDERS` and a trainer in `TRAINERS` (add both for a new kind).
 """
 import copy
+from pathlib import Path
 
 import torch
 
@@ -43,7 +44,8 @@ DATA = {"binarize": None}
 from .gan import SHARED_NETWORK as NETWORK  # noqa: E402
 #: The shared optimizer and averaging: Adam 5e-4, betas (0.5, 0.999) (notebook 04's rate; Radford et al. 2016 used
 #: 2e-4), batches of 64, constant rate, an exponential moving average of the weights (decay 0.999, Yazici et al.
-#: 2019) whose batch-norm statistics are re-estimated from prior noise at the end. The raw weights ship too.
+#: 2019) whose batch-norm statistics are re-estimated from prior noise at the end. The raw weights ship too
+#: (``<name>_live.pt``).
 OPTIMIZER = {"lr": 5e-4, "betas": (0.5, 0.999)}
 BATCH_SIZE, EMA_DECAY = 64, 0.999
 #: The budgets, counted in steps (so a busy or faster machine trains exactly the same models; each record keeps the
@@ -81,6 +83,17 @@ def pretrained_path(name):
     """Where the checkpoint of pretrained model `name` ships: ``tutorial_lib/assets/<name>.pt``."""
     _check_name(name)
     return ASSETS / f"{name}.pt"
+
+
+def live_path(path):
+    """Where the live weights that go with checkpoint `path` ship (models trained with weight averaging only):
+    ``<name>_live.pt`` beside ``<name>.pt``, a file of its own so that no shipped file exceeds 2 MiB."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_live{path.suffix}")
+
+
+#: What ties a live-weights file to its checkpoint: both record the same training run.
+_RUN_KEYS = ("steps", "seed", "wall_time")
 
 
 def _build_vae(config):
@@ -206,7 +219,7 @@ def train_recipe(name, budget_s=None, device=None, limit=None, seed=0, checkpoin
     shipped one). limit: use only the first `limit` training images. callback: called after every training step
     as ``callback(step, live_model, averaged_model)`` (a GAN: its generators; without averaging both are the live
     model); its time is not counted. A recipe with an "ema" decay ships the averaged weights and keeps the live
-    ones in ``info["raw_state"]`` (``load_pretrained(name, raw=True)`` loads them).
+    ones in ``info["raw_state"]`` (shipped as ``<name>_live.pt``; ``load_pretrained(name, raw=True)`` loads them).
     """
     from .data import load_mnist, mnist_loader
     from .runtime import seed_everything
@@ -252,12 +265,20 @@ def _thin(values, keep=500):
 
 
 def save_pretrained(name, model, info, path=None):
-    """Ship `model` (float16 weights) and its training record as ``assets/<name>.pt`` and record its SHA-256."""
+    """Ship `model` (float16 weights) and its training record as ``assets/<name>.pt`` and record its SHA-256; the live
+    weights of a model trained with weight averaging (``info["raw_state"]``) go to ``assets/<name>_live.pt``."""
     from .train import save_checkpoint
 
-    target = pretrained_path(name) if path is None else path
+    target = pretrained_path(name) if path is None else Path(path)
     record = dict(info, history={k: _thin(v) for k, v in info["history"].items()})
+    live = record.pop("raw_state", None)
     save_checkpoint(target, model=to_storage(model), **record)
+    if live is not None:  # the live weights of an averaged model: in their own file, tied to this run
+        save_checkpoint(live_path(target), model=live, **{key: record[key] for key in _RUN_KEYS})
+        if path is None:
+            record_sha256(live_path(target))
+    elif live_path(target).is_file():  # a model without averaging has no live weights: drop a stale file
+        live_path(target).unlink()
     return record_sha256(target) if path is None else None
 
 
@@ -269,14 +290,23 @@ def load_pretrained(name, raw=False):
     models trained with weight averaging, ``ema`` (the decay) and ``trace`` (sample quality during training).
     raw: the live weights at the end of training instead of their moving average (models with ``ema`` only).
     """
-    state = verified_load(pretrained_path(name), f"{name}.pt", regenerate=REGENERATE)
-    if raw and "raw_state" not in state:
-        raise ValueError(f"{name!r} was trained without weight averaging, so it has no separate raw weights: "
-                         "load it with raw=False.")
+    path = pretrained_path(name)
+    state = verified_load(path, path.name, regenerate=REGENERATE)
+    weights = state["model"]
+    if raw:
+        if not state.get("ema"):
+            raise ValueError(f"{name!r} was trained without weight averaging, so it has no separate raw weights: "
+                             "load it with raw=False.")
+        live = verified_load(live_path(path), live_path(path).name, regenerate=REGENERATE)
+        if any(live.get(key) != state.get(key) for key in _RUN_KEYS):
+            raise RuntimeError(f"{live_path(path).name} holds the live weights of another training run than "
+                               f"{path.name} ({ {key: live.get(key) for key in _RUN_KEYS} } against "
+                               f"{ {key: state.get(key) for key in _RUN_KEYS} }): regenerate both with `{REGENERATE}`, "
+                               "or git checkout both.")
+        weights = live["model"]
     model = build(state["kind"], dict(state["config"]))
-    weights = state["raw_state"] if raw else state["model"]
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
-    info = {k: v for k, v in state.items() if k not in ("model", "raw_state")}
+    info = {k: v for k, v in state.items() if k != "model"}
     return model.eval(), info
 
 
