@@ -81,6 +81,7 @@ DEFAULTS = {
     'gan.smoothed_discriminator_loss': {'real_target': 0.9},
     'gan.power_iteration': {'steps': 1},
     'gan.layer_shapes': {'trace': None},
+    'metrics.recorded_sha256': {'regenerate': 'python scripts/train_classifier.py'},
     'metrics.verified_load': {'name': None, 'regenerate': 'python scripts/train_classifier.py'},
     'metrics.load_classifier': {'path': metrics.CLASSIFIER_PATH, 'name': 'mnist_classifier.pt'},
     'metrics.mnist_features': {'batch_size': 500},

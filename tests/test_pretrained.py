@@ -72,6 +72,97 @@ def test_live_weights_of_another_run_or_missing_fail_loudly(tmp_path, monkeypatc
     assert pretrained.load_pretrained(name)[1]["steps"] == live["steps"]  # the averaged weights still load
 
 
+AVERAGED = [n for n in SHIPPED if pretrained.live_path(pretrained.pretrained_path(n)).is_file()]
+
+
+@pytest.fixture
+def averaged(tmp_path, monkeypatch):
+    """(name, model, info as train_recipe returns it, with "raw_state") of a shipped averaged model; then every
+    asset path and SHA256SUMS point into tmp_path (nothing shipped is written)."""
+    if not AVERAGED:
+        pytest.skip("no averaged model shipped")
+    name = AVERAGED[-1]
+    model, info = pretrained.load_pretrained(name)
+    info = dict(info, raw_state=pretrained.to_storage(pretrained.load_pretrained(name, raw=True)[0]))
+    monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
+    monkeypatch.setattr(pretrained, "pretrained_path", lambda n: tmp_path / f"{n}.pt")
+    return name, model, info
+
+
+def test_saving_without_averaging_over_an_averaged_model_forgets_the_live_file_and_its_hash(averaged, tmp_path):
+    name, model, info = averaged
+    pretrained.save_pretrained(name, model, info)
+    assert {line.split()[1] for line in metrics.SHA256SUMS.read_text().splitlines()} == {f"{name}.pt", f"{name}_live.pt"}
+    plain = {k: v for k, v in info.items() if k not in ("ema", "raw_state")}
+    pretrained.save_pretrained(name, model, plain)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SHA256SUMS", f"{name}.pt"]
+    assert metrics.SHA256SUMS.read_text() == f"{metrics.sha256(tmp_path / f'{name}.pt')}  {name}.pt\n"  # no stale line
+
+
+def test_save_refuses_an_averaged_record_without_its_live_weights(averaged, tmp_path):
+    """Re-saving what load_pretrained returned (ema, no raw_state) would lose the live weights: refused, nothing
+    written; raw_state without ema likewise."""
+    name, model, info = averaged
+    pretrained.save_pretrained(name, model, info)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    loaded_info = pretrained.load_pretrained(name)[1]
+    with pytest.raises(ValueError, match=r"'ema' but no 'raw_state'.*load_pretrained\(name, raw=True\)"):
+        pretrained.save_pretrained(name, model, loaded_info)
+    with pytest.raises(ValueError, match="'raw_state' but no 'ema'"):
+        pretrained.save_pretrained(name, model, {k: v for k, v in info.items() if k != "ema"}, path=tmp_path / "x.pt")
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert pretrained.load_pretrained(name, raw=True)[1]["steps"] == info["steps"]
+
+
+def test_save_to_a_path_of_ones_own(averaged, tmp_path, monkeypatch):
+    """path= expands ~ (a stale live file there is found), keeps a file it did not write, and refuses bytes."""
+    name, model, info = averaged
+    plain = {k: v for k, v in info.items() if k not in ("ema", "raw_state")}
+    monkeypatch.setenv("HOME", str(tmp_path))
+    pretrained.save_pretrained(name, model, info, path="~/runs/m.pt")
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["m.pt", "m_live.pt"]
+    pretrained.save_pretrained(name, model, plain, path="~/runs/m.pt")  # the live file of the earlier run goes
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["m.pt"]
+    (tmp_path / "runs" / "m_live.pt").write_text("notes of the learner's own")
+    pretrained.save_pretrained(name, model, plain, path=tmp_path / "runs" / "m.pt")
+    assert (tmp_path / "runs" / "m_live.pt").read_text() == "notes of the learner's own"
+    assert not metrics.SHA256SUMS.exists()  # path=: nothing recorded
+    with pytest.raises(TypeError, match="must be a str or a pathlib.Path"):
+        pretrained.save_pretrained(name, model, plain, path=bytes(tmp_path / "m.pt"))
+
+
+def test_live_file_of_another_network_or_a_whole_checkpoint_is_refused(averaged, tmp_path):
+    name, model, info = averaged
+    pretrained.save_pretrained(name, model, info)
+    live = pretrained.live_path(tmp_path / f"{name}.pt")
+    run = {key: info[key] for key in pretrained._RUN_KEYS}
+    other = next(n for n in pretrained.PRETRAINED if n != name)  # another network, with this run's record
+    save_checkpoint(live, model=torch.load(pretrained.ASSETS / f"{other}.pt", weights_only=True)["model"], **run)
+    metrics.record_sha256(live)
+    with pytest.raises(RuntimeError, match=f"{live.name} does not go with {name}.pt: it holds the weights of "
+                                           "another network.*Git checkout both"):
+        pretrained.load_pretrained(name, raw=True)
+    shutil.copy(tmp_path / f"{name}.pt", live)  # the averaged checkpoint itself, hash recorded: not live weights
+    metrics.record_sha256(live)
+    with pytest.raises(RuntimeError, match="is not a live-weights file"):
+        pretrained.load_pretrained(name, raw=True)
+
+
+def test_errors_name_the_command_that_regenerates_that_model(averaged, tmp_path, monkeypatch):
+    name, model, info = averaged
+    pretrained.save_pretrained(name, model, info)
+    live = pretrained.live_path(tmp_path / f"{name}.pt")
+    metrics.SHA256SUMS.write_text(metrics.SHA256SUMS.read_text().replace(f"  {live.name}", "  other.pt"))
+    with pytest.raises(FileNotFoundError, match=f"No SHA-256 recorded for '{live.name}'.*"
+                                                f"python scripts/train_pretrained.py --only {name}"):
+        pretrained.load_pretrained(name, raw=True)
+    live.unlink()
+    with pytest.raises(FileNotFoundError, match=f"{live.name} is missing.*train_pretrained.py --only {name}`"):
+        pretrained.load_pretrained(name, raw=True)
+    with pytest.raises(FileNotFoundError, match="train_conditional.py --only cgan`"):
+        pretrained.load_pretrained("cgan")
+
+
 @pytest.mark.skipif(not SHIPPED, reason="no pretrained checkpoint shipped yet (scripts/train_pretrained.py)")
 def test_corrupted_checkpoint_fails_loudly(tmp_path, monkeypatch):
     name = SHIPPED[0]
@@ -95,7 +186,7 @@ def test_recipe_trains_under_its_budget_and_ships_round_trip(name, mnist_availab
     target = tmp_path / f"{name}.pt"
     monkeypatch.setattr(metrics, "SHA256SUMS", tmp_path / "SHA256SUMS")
     monkeypatch.setattr(pretrained, "pretrained_path", lambda _: target)
-    pretrained.live_path(target).write_bytes(b"a stale file of an earlier run")
+    save_checkpoint(pretrained.live_path(target), model={}, steps=1, seed=0, wall_time=1.0)  # of an earlier run
     pretrained.save_pretrained(name, model, info, path=target)
     assert pretrained.live_path(target).is_file() == bool(pretrained.RECIPES[name].get("ema"))
     for path in (target, pretrained.live_path(target)):

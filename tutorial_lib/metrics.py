@@ -55,25 +55,37 @@ def sha256(path):
     return digest.hexdigest()
 
 
-def recorded_sha256(name):
-    """The SHA-256 recorded for asset `name` in ``tutorial_lib/assets/SHA256SUMS`` (``<hex>  <name>`` lines)."""
+def recorded_sha256(name, regenerate=_REGENERATE):
+    """The SHA-256 recorded for asset `name` in ``tutorial_lib/assets/SHA256SUMS`` (``<hex>  <name>`` lines);
+    regenerate: the command named in the error when none is recorded."""
     if SHA256SUMS.is_file():
         for line in SHA256SUMS.read_text().splitlines():
             parts = line.split()
             if len(parts) == 2 and parts[1] == name:
                 return parts[0]
     raise FileNotFoundError(f"No SHA-256 recorded for {name!r} in {SHA256SUMS}. Regenerate the asset with its "
-                            f"script (e.g. `{_REGENERATE}`), which records it.")
+                            f"script (`{regenerate}`), which records it, or git checkout SHA256SUMS.")
+
+
+def _write_sums(name, line=None):
+    """Rewrite SHA256SUMS without asset `name`'s line, plus `line` when given (lines sorted by file name)."""
+    lines = [kept for kept in (SHA256SUMS.read_text().splitlines() if SHA256SUMS.is_file() else [])
+             if kept.split()[1:] != [name]] + ([line] if line is not None else [])
+    SHA256SUMS.write_text("".join(f"{kept}\n" for kept in sorted(lines, key=lambda l: l.split()[1])))
 
 
 def record_sha256(path):
     """Record (or update) the SHA-256 line of asset file `path` in SHA256SUMS; returns the hex digest."""
     path = Path(path)
-    lines = [line for line in (SHA256SUMS.read_text().splitlines() if SHA256SUMS.is_file() else [])
-             if line.split()[1:] != [path.name]]
     digest = sha256(path)
-    SHA256SUMS.write_text("\n".join(sorted(lines + [f"{digest}  {path.name}"], key=lambda l: l.split()[1])) + "\n")
+    _write_sums(path.name, f"{digest}  {path.name}")
     return digest
+
+
+def forget_sha256(name):
+    """Remove the SHA-256 line of asset `name` (a file no longer shipped) from SHA256SUMS, if it has one."""
+    if SHA256SUMS.is_file():
+        _write_sums(name)
 
 
 def verified_load(path, name=None, regenerate=_REGENERATE):
@@ -85,7 +97,7 @@ def verified_load(path, name=None, regenerate=_REGENERATE):
     if not path.is_file():
         raise FileNotFoundError(f"The course asset {path} is missing. Reinstall the package or regenerate it "
                                 f"with `{regenerate}`.")
-    expected, actual = recorded_sha256(name), sha256(path)
+    expected, actual = recorded_sha256(name, regenerate), sha256(path)
     if actual != expected:
         raise RuntimeError(f"CORRUPT FILE: {path} has SHA-256 {actual}, but {expected} is recorded in {SHA256SUMS}. "
                            f"The file is damaged or was changed: reinstall the package (git checkout the file) "

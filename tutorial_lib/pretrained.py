@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .metrics import ASSETS, record_sha256, verified_load
+from .metrics import ASSETS, forget_sha256, record_sha256, verified_load
 
 #: The shipped models: name -> what it is. "vae" and "dcgan" are ONE NETWORK TRAINED TWO WAYS (notebook 06): the
 #: VAE's decoder is the DCGAN generator (same class, width, depth and latent size) and its encoder is the DCGAN
@@ -79,6 +79,11 @@ def _check_name(name):
         raise ValueError(f"Unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED) + sorted(CONDITIONAL)}.")
 
 
+def _regenerate(name):
+    """The command that retrains model `name` and ships it (named in the errors of a missing or damaged file)."""
+    return f"python scripts/train_conditional.py --only {name}" if name in CONDITIONAL else f"{REGENERATE} --only {name}"
+
+
 def pretrained_path(name):
     """Where the checkpoint of pretrained model `name` ships: ``tutorial_lib/assets/<name>.pt``."""
     _check_name(name)
@@ -94,6 +99,26 @@ def live_path(path):
 
 #: What ties a live-weights file to its checkpoint: both record the same training run.
 _RUN_KEYS = ("steps", "seed", "wall_time")
+
+
+def _is_live(state):
+    """Whether loaded checkpoint contents `state` are a live-weights file as `save_pretrained` writes one: the
+    weights and the run keys, nothing else (a full checkpoint, with its ``ema`` and record, is not one)."""
+    return isinstance(state, dict) and set(state) == {"model", *_RUN_KEYS}
+
+
+def _drop_stale_live(path, recorded):
+    """Delete `path` if it is a live-weights file (left by an earlier averaged run; any other file stays), and
+    when `recorded` (the shipped assets) the SHA-256 line of a live file no longer there."""
+    if path.is_file():
+        try:
+            stale = _is_live(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception:  # not a checkpoint at all: not ours to delete
+            stale = False
+        if stale:
+            path.unlink()
+    if recorded and not path.is_file():
+        forget_sha256(path.name)
 
 
 def _build_vae(config):
@@ -266,10 +291,19 @@ def _thin(values, keep=500):
 
 def save_pretrained(name, model, info, path=None):
     """Ship `model` (float16 weights) and its training record as ``assets/<name>.pt`` and record its SHA-256; the live
-    weights of a model trained with weight averaging (``info["raw_state"]``) go to ``assets/<name>_live.pt``."""
+    weights of a model trained with weight averaging (``info["raw_state"]``, needed when ``info["ema"]`` is set) go
+    to ``assets/<name>_live.pt``, and a live file of an earlier averaged run is deleted. path: write there instead
+    (the live file beside it) and record no SHA-256; returns the digest only when path is None."""
+    from .checkpoints import checkpoint_file
     from .train import save_checkpoint
 
-    target = pretrained_path(name) if path is None else Path(path)
+    target = pretrained_path(name) if path is None else checkpoint_file(path)
+    if bool(info.get("ema")) != ("raw_state" in info):  # checked before anything is written
+        has, lacks = ("ema", "raw_state") if info.get("ema") else ("raw_state", "ema")
+        raise ValueError(f"info has {has!r} but no {lacks!r}: a model trained with weight averaging ships its decay "
+                         "(info['ema']) and its live weights (info['raw_state'], e.g. "
+                         "to_storage(load_pretrained(name, raw=True)[0])), a model without averaging neither. Save "
+                         "the (model, info) that train_recipe returned.")
     record = dict(info, history={k: _thin(v) for k, v in info["history"].items()})
     live = record.pop("raw_state", None)
     save_checkpoint(target, model=to_storage(model), **record)
@@ -277,8 +311,8 @@ def save_pretrained(name, model, info, path=None):
         save_checkpoint(live_path(target), model=live, **{key: record[key] for key in _RUN_KEYS})
         if path is None:
             record_sha256(live_path(target))
-    elif live_path(target).is_file():  # a model without averaging has no live weights: drop a stale file
-        live_path(target).unlink()
+    else:  # a model without averaging has no live weights: drop those of an earlier run
+        _drop_stale_live(live_path(target), recorded=path is None)
     return record_sha256(target) if path is None else None
 
 
@@ -290,19 +324,25 @@ def load_pretrained(name, raw=False):
     models trained with weight averaging, ``ema`` (the decay) and ``trace`` (sample quality during training).
     raw: the live weights at the end of training instead of their moving average (models with ``ema`` only).
     """
-    path = pretrained_path(name)
-    state = verified_load(path, path.name, regenerate=REGENERATE)
+    path, regenerate = pretrained_path(name), _regenerate(name)
+    state = verified_load(path, path.name, regenerate=regenerate)
     weights = state["model"]
     if raw:
         if not state.get("ema"):
             raise ValueError(f"{name!r} was trained without weight averaging, so it has no separate raw weights: "
                              "load it with raw=False.")
-        live = verified_load(live_path(path), live_path(path).name, regenerate=REGENERATE)
-        if any(live.get(key) != state.get(key) for key in _RUN_KEYS):
-            raise RuntimeError(f"{live_path(path).name} holds the live weights of another training run than "
-                               f"{path.name} ({ {key: live.get(key) for key in _RUN_KEYS} } against "
-                               f"{ {key: state.get(key) for key in _RUN_KEYS} }): regenerate both with `{REGENERATE}`, "
-                               "or git checkout both.")
+        live = verified_load(live_path(path), live_path(path).name, regenerate=regenerate)
+        runs = [{key: s.get(key) for key in _RUN_KEYS} for s in (live, state)]
+        problem = None
+        if not _is_live(live):
+            problem = f"is not a live-weights file (it holds {', '.join(sorted(live))})"
+        elif runs[0] != runs[1]:
+            problem = f"holds the live weights of another training run (live {runs[0]}, averaged {runs[1]})"
+        elif {k: v.shape for k, v in live["model"].items()} != {k: v.shape for k, v in weights.items()}:
+            problem = "holds the weights of another network (other tensor names or shapes)"
+        if problem:
+            raise RuntimeError(f"{live_path(path).name} does not go with {path.name}: it {problem}. Git checkout "
+                               f"both, or regenerate both with `{regenerate}`.")
         weights = live["model"]
     model = build(state["kind"], dict(state["config"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
