@@ -69,8 +69,8 @@ bench-compare: $(STAMP)
 bench-notebooks: $(STAMP)
 	$(PY) -m tutorial_lib.bench notebooks $(NB)
 
-# Notebook 09's Stacked MNIST table: 11 rows x 3 seeds, 8 min of training and about 4 min of scoring each, two at
-# a time: about 3.5 hours on 2 cores.
+# Notebook 09's Stacked MNIST table: 11 rows x 3 seeds, 4 min of training and about 3 min of scoring each, two at
+# a time: about 2 hours on 2 cores.
 bench-stacked: $(STAMP)
 	$(PY) -m tutorial_lib.bench stacked
 

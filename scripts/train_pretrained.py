@@ -1,8 +1,8 @@
 """Train the models notebook 06 compares by their recipes (`tutorial_lib.pretrained.RECIPES`) and ship them as
 package data: tutorial_lib/assets/{vae,dcgan,mlp_vae,beta_vae}.pt (float16 weights + training record, SHA-256
 recorded; the live weights of the two averaged models in vae_live.pt and dcgan_live.pt). "vae" and "dcgan" are one
-network trained two ways, for the same seconds on 2 quiet cores (about 30 minutes each); the MLP VAEs about 8
-minutes each.
+network trained two ways, for about the same seconds on 2 cores (each record stores its seconds: about 15 minutes
+each); the MLP VAEs about 8 minutes each.
 
     .venv/bin/python scripts/train_pretrained.py                      # all of them, the shipped budgets
     .venv/bin/python scripts/train_pretrained.py --only dcgan --trace-every 1000
