@@ -69,8 +69,8 @@ bench-compare: $(STAMP)
 bench-notebooks: $(STAMP)
 	$(PY) -m tutorial_lib.bench notebooks $(NB)
 
-# Notebook 09's Stacked MNIST table: 11 rows x 3 seeds, 4 min of training and about 3 min of scoring each, two at
-# a time: about 2 hours on 2 cores.
+# Notebook 09's Stacked MNIST table: 11 rows x 3 seeds, 4 min of training and 1-2 min of scoring each (the curve of
+# the first seed adds 2 min), two at a time: about 1 h 45 min on 2 cores.
 bench-stacked: $(STAMP)
 	$(PY) -m tutorial_lib.bench stacked
 

@@ -12,8 +12,8 @@ Each run trains on fresh Stacked MNIST batches (`data.StackedMNISTLoader`, train
 is scored by the published protocol on 26,000 samples (`metrics.stacked_modes`: modes covered and KL(mode histogram
 || uniform)), with the confident-only counts beside them; the VAE is also scored on its reconstructions of 26,000
 stacked test digits (as blurry as its samples, so the two compare at equal blur). The curve of modes covered
-against steps is measured at `CURVE` fractions of each run (--curve; off the clock, but each point costs about as
-much CPU time as the final score).
+against steps is measured at `CURVE` fractions of the runs of the first seed (--curve, --curve-seeds; off the
+clock, but each point costs about as much CPU time as the final score).
 
 Equal training time: first each (row, setting)'s CPU time per generator step (per VAE step) is measured on one
 thread, the least of --timing-repeats runs of --timing-steps steps in interleaved rounds; the budget
@@ -89,8 +89,8 @@ ROWS = {
                                             betas=(0.5, 0.9))),
     "sn-hinge": dict(kind="gan", spectral_norm=True, recipe=dict(loss="hinge")),
 }
-#: Training time per run: CPU seconds of one thread (4 minutes of a quiet core; with the curve and the scoring a run
-#: takes about 7 minutes, and the 33 runs of the full table about 2 hours on 2 cores).
+#: Training time per run: CPU seconds of one thread (4 minutes of a quiet core; with the scoring a run takes about
+#: 6 minutes, 8 with the curve, and the 33 runs of the full table about 1 h 45 min on 2 cores).
 BUDGET_SECONDS = 240
 #: Where along each run the modes are counted for the curve (fractions of its steps; 1 is the final score).
 CURVE = (0.25, 0.5, 1.0)
@@ -178,7 +178,9 @@ def run(row, setting, seed, steps, n_eval=N_EVAL, curve=CURVE, timing=False):
 
     wall, cpu = time.perf_counter(), time.process_time()
     if spec["kind"] == "vae":
-        epoch = 100 if steps % 100 == 0 else steps  # curve points are whole epochs of 100 steps
+        # curve points fall on whole epochs: the largest divisor of the steps up to 100 (the data stream does not
+        # depend on it: each pass of the loader draws new batches from one seeded generator)
+        epoch = max(d for d in range(1, 101) if steps % d == 0)
         at = sorted({max(epoch, s // epoch * epoch) for s in at} - {steps})
         loader = StackedMNISTLoader(batch, seed=seed, batches=epoch)
         train.train_vae(model, loader, epochs=steps // epoch, lr=spec["lr"], betas=spec["betas"], device="cpu",
@@ -245,6 +247,8 @@ def main():
     parser.add_argument("--n-eval", type=int, default=N_EVAL, help="samples scored per run (the protocol: 26,000)")
     parser.add_argument("--curve", nargs="*", type=float, default=[f for f in CURVE if f < 1],
                         help="fractions of each run (in (0, 1)) where the modes are also counted, for the curve")
+    parser.add_argument("--curve-seeds", nargs="*", type=int,
+                        help="the seeds whose runs also get the curve (default: the first of --seeds)")
     parser.add_argument("--workers", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: seed 0, 100 steps, 2,600 samples, written to build/ unless --out")
@@ -256,6 +260,9 @@ def main():
         parser.error(f"--curve takes fractions of a run between 0 and 1 (the final score is always taken), got "
                      f"{args.curve}")
     curve = tuple(sorted(set(args.curve))) + (1.0,)
+    curve_seeds = args.seeds[:1] if args.curve_seeds is None else args.curve_seeds
+    if not set(curve_seeds) <= set(args.seeds):
+        parser.error(f"--curve-seeds must be among --seeds {args.seeds}, got {curve_seeds}")
     out = Path(args.out or (ROOT / "build" / "stacked_mnist-quick.json" if args.quick
                             else RESULTS / "stacked_mnist.json"))
     cells = [(row, setting) for row in args.rows for setting in args.settings
@@ -307,7 +314,9 @@ def main():
                 ">= 0.9) and their share; standard and weak discriminator; the VAE also on its reconstructions",
         "mode": "quick" if args.quick else "full",
         "n_eval": args.n_eval, "seeds": args.seeds, "budget": budget, "networks": networks(),
-        "real_test_digits": score(real), "curve_fractions": list(curve), "published": PUBLISHED,
+        "real_test_digits": score(real), "curve_fractions": list(curve),
+        "curve_seeds": {name: curve_seeds for name in rows},  # per row: the seeds whose runs have the curve
+        "published": PUBLISHED,
         "hardware": {"cpu": cpu_name(), "cores": os.cpu_count(), "torch": torch.__version__,
                      "python": platform.python_version(), "threads_per_run": 1, "parallel_runs": args.workers,
                      "device": "cpu"},
@@ -335,7 +344,8 @@ def main():
               f"{result['seconds']:6.1f} s | {result['modes']:4d} modes, KL {result['kl']:.3f} | confident: "
               f"{result['modes_confident']:4d} modes, {result['share_confident']:.1%} of samples", flush=True)
 
-    jobs = [(*cell, seed, rows[names[cell]]["steps"], args.n_eval, curve) for seed in args.seeds for cell in cells]
+    jobs = [(*cell, seed, rows[names[cell]]["steps"], args.n_eval, curve if seed in curve_seeds else (1.0,))
+            for seed in args.seeds for cell in cells]
     run_all(jobs, args.workers, on_result)
     save(final=True)
     print(table_markdown({name: {"steps": row["steps"], **{k: v for k, v in mean_scores(

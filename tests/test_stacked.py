@@ -270,6 +270,7 @@ def test_benchmark_smoke_run_writes_every_row_and_the_published_ones(tmp_path, m
     report = json.loads(out.read_text())
     assert report["complete"] and report["seeds"] == [0] and report["n_eval"] == 300
     assert report["budget"]["seconds_per_run"] == 0.5 and report["curve_fractions"] == [0.5, 1.0]
+    assert report["curve_seeds"] == {name: [0] for name in report["rows"]}  # the first seed's runs
     assert set(report["rows"]) == {"vae / standard", "dcgan / standard", "dcgan / weak"}  # the VAE has no weak row
     networks = report["networks"]
     assert networks["discriminators"]["weak"]["parameters"] < networks["discriminators"]["standard"]["parameters"]
@@ -294,8 +295,48 @@ def test_benchmark_smoke_run_writes_every_row_and_the_published_ones(tmp_path, m
 
 
 @pytest.mark.parametrize("arguments, match", [(["--curve", "1.5"], "between 0 and 1"),
-                                              (["--rows", "vae", "--settings", "weak"], "only the standard setting")])
+                                              (["--rows", "vae", "--settings", "weak"], "only the standard setting"),
+                                              (["--seeds", "0", "1", "--curve-seeds", "2"], "among --seeds")])
 def test_benchmark_refuses_bad_options_with_a_clear_message(arguments, match):
     result = subprocess.run([sys.executable, "-m", "tutorial_lib.bench", "stacked", *arguments, "--out", "/nonexistent"],
                             capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert result.returncode == 2 and match in result.stderr, result.stderr[-2000:]
+
+
+RESULTS_FILE = ROOT / "benchmarks" / "results" / "stacked_mnist.json"
+
+
+@pytest.mark.skipif(not RESULTS_FILE.is_file(), reason="no stacked_mnist.json yet (make bench-stacked)")
+def test_the_shipped_table_is_complete_and_consistent():
+    """benchmarks/results/stacked_mnist.json (notebook 09 and the README read it): every row of the script, three
+    seeds or more, step counts from the stated budget, each mean the mean of its runs, each run's last curve point
+    its final score, and every score possible under the protocol."""
+    bench = json.loads(RESULTS_FILE.read_text())
+    assert bench["complete"] and bench["mode"] == "full" and bench["n_eval"] == 26_000 and len(bench["seeds"]) >= 3
+    settings = ("standard", "weak")
+    expected = {f"{row} / {s}" for row in ("dcgan", "pacgan2", "pacgan4", "wgan-gp", "sn-hinge") for s in settings}
+    assert set(bench["rows"]) == expected | {"vae / standard"}
+    budget = bench["budget"]["seconds_per_run"]
+    for name, row in bench["rows"].items():
+        assert row["steps"] == max(10, int(budget / row["seconds_per_step"]) // 10 * 10), name
+        assert sorted(run["seed"] for run in row["runs"]) == sorted(bench["seeds"]), name
+        assert bench["curve_seeds"][name], f"{name}: no run with the curve"
+        keys = ("modes", "kl", "modes_confident", "share_confident")
+        for run in row["runs"]:
+            assert run["steps"] == row["steps"] and run["curve"][-1]["step"] == row["steps"]
+            assert all(run["curve"][-1][key] == run[key] for key in keys)
+            steps = [max(1, round(f * row["steps"])) for f in bench["curve_fractions"]]
+            if row["kind"] == "vae":  # the VAE's points fall on whole epochs (of the largest divisor up to 100)
+                epoch = max(d for d in range(1, 101) if row["steps"] % d == 0)
+                steps = [max(epoch, step // epoch * epoch) for step in steps]
+            if run["seed"] not in bench["curve_seeds"][name]:  # the final score only
+                steps = [row["steps"]]
+            assert [p["step"] for p in run["curve"]] == sorted(set(steps)), (name, run["seed"])
+            for point in run["curve"]:
+                assert 1 <= point["modes"] <= 1000 and 0 <= point["modes_confident"] <= point["modes"]
+                assert 0 <= point["kl"] <= math.log(1000) + 1e-9 and 0 <= point["share_confident"] <= 1
+        for key in keys:
+            assert row["mean"][key] == pytest.approx(sum(run[key] for run in row["runs"]) / len(row["runs"]), rel=1e-12)
+    vae_row = bench["rows"]["vae / standard"]
+    assert all(0 <= run["reconstructions"]["kl"] <= math.log(1000) for run in vae_row["runs"])
+    assert bench["real_test_digits"]["modes"] == 1000 and bench["real_test_digits"]["kl"] < 0.05
