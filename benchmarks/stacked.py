@@ -25,6 +25,9 @@ is single-threaded and seeded).
     .venv/bin/python -m tutorial_lib.bench stacked --quick          # smoke run: 1 seed, 100 steps, 2,600 samples
     .venv/bin/python -m tutorial_lib.bench stacked --rows dcgan pacgan4 --settings weak --seeds 0 1 2
     .venv/bin/python -m tutorial_lib.bench stacked --steps-from benchmarks/results/stacked_mnist.json
+    # notebook 09's longer budget (make bench-stacked-600s, about 45 minutes): the DCGAN and PacGAN2, 600 s per run
+    .venv/bin/python -m tutorial_lib.bench stacked --rows pacgan2 dcgan --settings standard --budget-seconds 600 \
+        --out benchmarks/results/stacked_mnist_600s.json
     # a reduced table (about 12 minutes on 2 quiet cores): DCGAN vs PacGAN4 in both settings, one seed, the full
     # budget per run, the curve at half of each run only (each point scores 26,000 samples, about a minute)
     .venv/bin/python -m tutorial_lib.bench stacked --rows dcgan pacgan4 --settings standard weak --seeds 0 \
