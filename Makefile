@@ -74,8 +74,8 @@ bench-notebooks: $(STAMP)
 bench-stacked: $(STAMP)
 	$(PY) -m tutorial_lib.bench stacked
 
-# Notebook 09's longer budget (section 4.1): the DCGAN and PacGAN2 with the standard discriminator, 600 s of training
-# per run (10 min, the most a run may take), 3 seeds, two at a time: about 45 min on 2 cores.
+# Notebook 09's longer budget (section 4.1): the DCGAN and PacGAN2 with the standard discriminator, the steps that
+# 600 s of one core allow (the runs took 9 to 13 min each), 3 seeds, two at a time: about 45 min on 2 cores.
 bench-stacked-600s: $(STAMP)
 	$(PY) -m tutorial_lib.bench stacked --rows pacgan2 dcgan --settings standard --seeds 0 1 2 \
 	  --budget-seconds 600 --out benchmarks/results/stacked_mnist_600s.json
