@@ -154,8 +154,11 @@ def samples(model, n, seed, batch_size=2_000):
 
 
 def score(images):
-    """`metrics.stacked_modes` without the histograms, infinities as None (JSON has none)."""
-    result = stacked_modes(images)
+    """`metrics.stacked_modes` without the histograms, infinities as None (JSON has none). It draws nothing from the
+    global random stream (the classifier's first load builds a network, whose initialization would), so a run
+    scored midway for its curve trains exactly as one scored only at its end."""
+    with torch.random.fork_rng(devices=[]):
+        result = stacked_modes(images)
     return {key: (None if isinstance(result[key], float) and not math.isfinite(result[key]) else result[key])
             for key in SCORES}
 

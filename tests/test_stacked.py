@@ -304,8 +304,10 @@ def test_benchmark_refuses_bad_options_with_a_clear_message(arguments, match):
 
 
 RESULTS_FILE = ROOT / "benchmarks" / "results" / "stacked_mnist.json"
-#: The longer budget (notebook 09, section 4.1): the DCGAN against PacGAN2 in the standard setting, 600 s per run.
+#: The longer budgets (notebook 09, section 4.1): the DCGAN against PacGAN2 in the standard setting, 600 s per run,
+#: then 10,000 steps per run.
 LONGER_FILE = ROOT / "benchmarks" / "results" / "stacked_mnist_600s.json"
+LONGEST_FILE = ROOT / "benchmarks" / "results" / "stacked_mnist_10k.json"
 
 
 def check_table(bench, expected_rows):
@@ -316,7 +318,10 @@ def check_table(bench, expected_rows):
     assert set(bench["rows"]) == set(expected_rows)
     budget = bench["budget"]["seconds_per_run"]
     for name, row in bench["rows"].items():
-        assert row["steps"] == max(10, int(budget / row["seconds_per_step"]) // 10 * 10), name
+        if budget is None:  # a fixed number of steps for every row (--steps), no timing
+            assert row["seconds_per_step"] is None and bench["budget"]["how"] == f"a fixed {row['steps']} steps for every row"
+        else:
+            assert row["steps"] == max(10, int(budget / row["seconds_per_step"]) // 10 * 10), name
         assert sorted(run["seed"] for run in row["runs"]) == sorted(bench["seeds"]), name
         assert bench["curve_seeds"][name], f"{name}: no run with the curve"
         keys = ("modes", "kl", "modes_confident", "share_confident")
@@ -363,3 +368,41 @@ def test_the_longer_budget_table_is_complete_and_consistent():
     for name, row in bench["rows"].items():
         assert all(row[key] == main["rows"][name][key] for key in ("recipe", "discriminator", "kind")), name
         assert row["steps"] > main["rows"][name]["steps"], name
+
+
+@pytest.mark.skipif(not LONGEST_FILE.is_file(), reason="no stacked_mnist_10k.json yet (make bench-stacked-10k)")
+def test_the_equal_steps_table_is_complete_and_consistent():
+    """benchmarks/results/stacked_mnist_10k.json: the DCGAN and PacGAN2 with the standard discriminator for 10,000
+    steps each (equal steps, as PacGAN's tables compare rows at equal epochs), three seeds, by the same checks; the
+    same networks, recipes, discriminators and seeds as the other two files, and more steps than either."""
+    bench = json.loads(LONGEST_FILE.read_text())
+    check_table(bench, {"dcgan / standard", "pacgan2 / standard"})
+    assert bench["budget"]["seconds_per_run"] is None
+    for other in (RESULTS_FILE, LONGER_FILE):
+        shorter = json.loads(other.read_text())
+        assert bench["networks"] == shorter["networks"] and bench["seeds"] == shorter["seeds"], other.name
+        for name, row in bench["rows"].items():
+            assert row["steps"] == 10_000 > shorter["rows"][name]["steps"], (other.name, name)
+            assert all(row[key] == shorter["rows"][name][key] for key in ("recipe", "discriminator", "kind")), name
+
+
+def test_scoring_a_run_midway_leaves_its_training_noise_alone():
+    """The benchmark scores seed 0's runs at points along training (the curve). The classifier's first load builds a
+    network, and a network's initialization draws from the global random stream, which also draws the training's
+    latent noise: scoring must leave that stream where it was, or a run with a curve would train differently from
+    one without (and from itself in a worker process that had loaded the classifier before)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("stacked_bench", ROOT / "benchmarks" / "stacked.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    generator, _ = bench.build("dcgan", "weak")
+    images = bench.samples(generator, 40, seed=1)
+    for first_load in (True, False):
+        if first_load:
+            metrics.mnist_classifier.cache_clear()
+        torch.manual_seed(0)
+        state = torch.get_rng_state()
+        result = bench.score(images)
+        assert torch.equal(torch.get_rng_state(), state), f"first load of the classifier: {first_load}"
+        assert 1 <= result["modes"] <= 40
