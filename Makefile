@@ -81,7 +81,8 @@ bench-stacked-600s: $(STAMP)
 	  --budget-seconds 600 --out benchmarks/results/stacked_mnist_600s.json
 
 # Section 4.1's equal-steps table: the same two rows for 10,000 steps each (PacGAN's tables compare rows at equal
-# epochs), 3 seeds, three runs at a time on 2 cores: about 1.5 hours (PacGAN2's runs take about 35 min of one core).
+# epochs), 3 seeds, three runs at a time: about 70 minutes on a 2-core AMD EPYC (PacGAN2's runs take 23 to 25 min of
+# one core there), longer on a slower CPU.
 bench-stacked-10k: $(STAMP)
 	$(PY) -m tutorial_lib.bench stacked --rows pacgan2 dcgan --settings standard --seeds 0 1 2 --steps 10000 \
 	  --workers 3 --out benchmarks/results/stacked_mnist_10k.json
