@@ -318,14 +318,17 @@ def check_table(bench, expected_rows):
     assert set(bench["rows"]) == set(expected_rows)
     budget = bench["budget"]["seconds_per_run"]
     for name, row in bench["rows"].items():
-        if budget is None:  # a fixed number of steps for every row (--steps), no timing
-            assert row["seconds_per_step"] is None and bench["budget"]["how"] == f"a fixed {row['steps']} steps for every row"
+        if budget is None:  # a fixed number of steps for every row (--steps), or step counts reused from such a file
+            how = bench["budget"]["how"]
+            assert row["seconds_per_step"] is None, name
+            assert how == f"a fixed {row['steps']} steps for every row" or how.startswith("step counts reused from"), how
         else:
             assert row["steps"] == max(10, int(budget / row["seconds_per_step"]) // 10 * 10), name
         assert sorted(run["seed"] for run in row["runs"]) == sorted(bench["seeds"]), name
         assert bench["curve_seeds"][name], f"{name}: no run with the curve"
-        keys = ("modes", "kl", "modes_confident", "share_confident")
+        keys = ("modes", "kl", "modes_confident", "kl_confident", "share_confident")
         for run in row["runs"]:
+            assert (run["row"], run["setting"]) == (row["row"], row["setting"]), (name, run["seed"])
             assert run["steps"] == row["steps"] and run["curve"][-1]["step"] == row["steps"]
             assert all(run["curve"][-1][key] == run[key] for key in keys)
             steps = [max(1, round(f * row["steps"])) for f in bench["curve_fractions"]]
@@ -338,8 +341,16 @@ def check_table(bench, expected_rows):
             for point in run["curve"]:
                 assert 1 <= point["modes"] <= 1000 and 0 <= point["modes_confident"] <= point["modes"]
                 assert 0 <= point["kl"] <= math.log(1000) + 1e-9 and 0 <= point["share_confident"] <= 1
-        for key in keys:
-            assert row["mean"][key] == pytest.approx(sum(run[key] for run in row["runs"]) / len(row["runs"]), rel=1e-12)
+        means = [(row["mean"], row["runs"])]
+        if row["kind"] == "vae":
+            means.append((row["mean_reconstructions"], [run["reconstructions"] for run in row["runs"]]))
+        for mean, runs in means:
+            for key in keys:  # a mean is None when a run has none (kl_confident with no confident sample)
+                values = [run[key] for run in runs]
+                if any(value is None for value in values):
+                    assert mean[key] is None, (name, key)
+                else:
+                    assert mean[key] == pytest.approx(sum(values) / len(values), rel=1e-12), (name, key)
     assert bench["real_test_digits"]["modes"] == 1000 and bench["real_test_digits"]["kl"] < 0.05
 
 
