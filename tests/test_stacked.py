@@ -397,16 +397,29 @@ def test_the_equal_steps_table_is_complete_and_consistent():
             assert all(row[key] == shorter["rows"][name][key] for key in ("recipe", "discriminator", "kind")), name
 
 
-def test_scoring_a_run_midway_leaves_its_training_noise_alone():
-    """The benchmark scores seed 0's runs at points along training (the curve). The classifier's first load builds a
-    network, and a network's initialization draws from the global random stream, which also draws the training's
-    latent noise: scoring must leave that stream where it was, or a run with a curve would train differently from
-    one without (and from itself in a worker process that had loaded the classifier before)."""
+def _stacked_bench():
+    """benchmarks/stacked.py as a module (it is a script, not part of the package)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("stacked_bench", ROOT / "benchmarks" / "stacked.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_a_curve_point_that_rounds_to_the_last_step_is_not_scored_twice():
+    """A run's curve ends on its final score, once: a fraction that rounds to the last step (0.95 of 6 steps) adds
+    no second point there (which the results file's checks would refuse)."""
+    result = _stacked_bench().run("dcgan", "weak", seed=0, steps=6, n_eval=100, curve=(0.5, 0.95, 1.0))
+    assert [point["step"] for point in result["curve"]] == [3, 6]
+
+
+def test_scoring_a_run_midway_leaves_its_training_noise_alone():
+    """The benchmark scores seed 0's runs at points along training (the curve). The classifier's first load builds a
+    network, and a network's initialization draws from the global random stream, which also draws the training's
+    latent noise: scoring must leave that stream where it was, or a run with a curve would train differently from
+    one without (and from itself in a worker process that had loaded the classifier before)."""
+    bench = _stacked_bench()
     generator, _ = bench.build("dcgan", "weak")
     images = bench.samples(generator, 40, seed=1)
     for first_load in (True, False):
